@@ -1,0 +1,12 @@
+"""autograd_mini: a small reverse-mode autodiff library on numpy, with PyTorch's names.
+
+Every piece a lesson teaches is a named implementation in ``registry``; ``use`` swaps the
+student's version in for a block of code.
+"""
+from . import ops  # noqa: F401  (registers every op)
+from . import functional, registry
+from .engine import topological_order
+from .registry import use
+from .tensor import Tensor, is_grad_enabled, no_grad, tensor
+
+__all__ = ["Tensor", "tensor", "no_grad", "is_grad_enabled", "use", "registry", "functional", "topological_order"]

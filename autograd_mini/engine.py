@@ -1,0 +1,92 @@
+"""Reverse-mode autodiff: order the graph, then walk it backwards applying each op's backward."""
+from __future__ import annotations
+
+import numpy as np
+
+from .registry import active, reference
+
+
+@reference("engine.topological_order")
+def topological_order(root) -> list:
+    """Every node ``root`` depends on (through ``.parents``), each after all of its parents.
+
+    Iterative depth-first search, so a chain of 100,000 ops does not hit Python's recursion limit.
+    """
+    ### BEGIN SOLUTION
+    order, visited = [], set()
+    stack = [(root, False)]
+    while stack:
+        node, parents_done = stack.pop()
+        if parents_done:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        stack.extend((parent, False) for parent in node.parents if id(parent) not in visited)
+    ### END SOLUTION
+    return order
+
+
+@reference("engine.backward")
+def backward(root, grad: np.ndarray) -> None:
+    """Send ``grad`` (d output / d root) back through the graph into every leaf's ``.grad``.
+
+    Gradients *accumulate*: a node used twice receives the sum of both paths, and a leaf's
+    ``.grad`` adds to what a previous backward left there (as in PyTorch).
+    """
+    ### BEGIN SOLUTION
+    grads = {id(root): grad}
+    for node in reversed(active["engine.topological_order"](root)):
+        node_grad = grads.pop(id(node), None)
+        if node_grad is None:
+            continue
+        if node.is_leaf or node._retains_grad:
+            node.grad = node_grad if node.grad is None else node.grad + node_grad
+        if node.is_leaf:
+            continue
+        for parent, parent_grad in zip(node.parents, input_gradients(node, node_grad)):
+            if parent_grad is not None:
+                previous = grads.get(id(parent))
+                grads[id(parent)] = parent_grad if previous is None else previous + parent_grad
+    ### END SOLUTION
+
+
+def input_gradients(node, grad: np.ndarray) -> tuple:
+    """Call the op's backward for ``node`` and check that it returned one well-shaped gradient per input."""
+    ctx = node._ctx
+    if ctx.saved_tensors is None:
+        raise RuntimeError(
+            "trying to backward through the graph a second time: its saved values were freed by the "
+            "first backward(); call backward(retain_graph=True) the first time if you need this"
+        )
+    grads = active[node.op + ".backward"](ctx, grad)
+    if not isinstance(grads, tuple):
+        grads = (grads,)
+    if len(grads) != len(node.parents):
+        raise TypeError(f"{node.op}.backward returned {len(grads)} gradients for {len(node.parents)} inputs")
+    checked = []
+    for i, (parent, g) in enumerate(zip(node.parents, grads)):
+        if not parent.requires_grad:
+            checked.append(None)
+            continue
+        if g is None:
+            raise TypeError(f"{node.op}.backward returned None for input {i}, which requires grad")
+        g = np.asarray(g)
+        if g.shape != parent.shape:
+            raise ValueError(
+                f"{node.op}.backward returned a gradient of shape {g.shape} for input {i} of shape "
+                f"{parent.shape}; a gradient has its input's shape (sum over broadcast dimensions: unbroadcast)"
+            )
+        checked.append(g)
+    return tuple(checked)
+
+
+def run_backward(root, grad: np.ndarray, retain_graph: bool) -> None:
+    """What ``Tensor.backward`` runs: the (possibly student-supplied) backward, then free the graph."""
+    active["engine.backward"](root, grad)
+    if not retain_graph:
+        for node in topological_order(root):
+            if node._ctx is not None:
+                node._ctx.saved_tensors = None

@@ -1,0 +1,43 @@
+"""Free-function forms of the ops, named like ``torch.nn.functional``."""
+from __future__ import annotations
+
+from .registry import active, reference
+from .tensor import Tensor, apply
+
+
+def relu(x: Tensor) -> Tensor:
+    return apply("relu", x)
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    return apply("sigmoid", x)
+
+
+def tanh(x: Tensor) -> Tensor:
+    return apply("tanh", x)
+
+
+def softmax(x: Tensor, axis: int = -1) -> Tensor:
+    return x.softmax(axis)
+
+
+def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+    return x.log_softmax(axis)
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``x @ weight.T + bias`` with PyTorch's layout: weight is (out_features, in_features)."""
+    if x.shape[-1] != weight.shape[-1]:
+        raise ValueError(
+            f"linear: input has {x.shape[-1]} features (shape {x.shape}) but weight expects "
+            f"{weight.shape[-1]} (weight shape {weight.shape}, i.e. out_features x in_features)"
+        )
+    return active["linear"](x, weight, bias)
+
+
+@reference("linear")
+def _linear(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+    ### BEGIN SOLUTION
+    out = x @ weight.T
+    return out if bias is None else out + bias
+    ### END SOLUTION

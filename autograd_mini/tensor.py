@@ -1,0 +1,249 @@
+"""``Tensor``: a numpy array that remembers how it was computed, so gradients can flow back."""
+from __future__ import annotations
+
+import numbers
+from contextlib import contextmanager
+from typing import Iterator
+
+import numpy as np
+
+from .function import Context
+from .registry import active
+
+_grad_enabled = True
+
+
+@contextmanager
+def no_grad() -> Iterator[None]:
+    """Inside this block ops record no graph (for evaluation and optimizer updates)."""
+    global _grad_enabled
+    previous, _grad_enabled = _grad_enabled, False
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+def is_grad_enabled() -> bool:
+    return _grad_enabled
+
+
+def _to_array(data) -> np.ndarray:
+    """numpy arrays keep their dtype; lists and Python scalars become float64 (as in the course)."""
+    if isinstance(data, np.ndarray):
+        array = data
+    elif isinstance(data, (numbers.Number, np.generic)) and not isinstance(data, (bool, np.bool_)):
+        array = np.asarray(data, dtype=np.float64)
+    else:
+        try:
+            array = np.asarray(data, dtype=np.float64)
+        except (TypeError, ValueError) as error:
+            raise TypeError(f"Tensor data must be numbers, got {type(data).__name__}: {error}") from None
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"Tensor data must be numeric, got an array of dtype {array.dtype}")
+    return array
+
+
+class Tensor:
+    """A node of the computation graph: ``data`` (numpy), and ``grad`` after ``backward()``."""
+
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_op", "_parents", "_retains_grad")
+    __array_priority__ = 1000  # numpy scalars/arrays on the left defer to Tensor's reflected ops
+
+    def __init__(self, data, requires_grad: bool = False):
+        self.data = _to_array(data.data if isinstance(data, Tensor) else data)
+        self.grad: np.ndarray | None = None
+        self._ctx: Context | None = None
+        self._op: str | None = None
+        self._parents: tuple[Tensor, ...] = ()
+        self._retains_grad = False
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_()
+
+    def requires_grad_(self, flag: bool = True) -> "Tensor":
+        if flag and self.data.dtype.kind != "f":
+            raise TypeError(
+                f"only floating-point tensors can require gradients, this one is {self.data.dtype}; "
+                "create it from floats, e.g. Tensor(x.astype(np.float64), requires_grad=True)"
+            )
+        self.requires_grad = flag
+        return self
+
+    # ---- inspection -------------------------------------------------------------------------
+    shape = property(lambda self: self.data.shape)
+    ndim = property(lambda self: self.data.ndim)
+    dtype = property(lambda self: self.data.dtype)
+    size = property(lambda self: self.data.size)
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._ctx is None
+
+    @property
+    def parents(self) -> tuple["Tensor", ...]:
+        return self._parents
+
+    @property
+    def op(self) -> str | None:
+        """Name of the op that produced this tensor (None for leaves)."""
+        return self._op
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, precision=4, separator=", ", prefix="Tensor(")
+        extra = f", grad_fn={self._op}" if self._op else (", requires_grad=True" if self.requires_grad else "")
+        return f"Tensor({body}{extra})"
+
+    def item(self) -> float:
+        if self.data.size != 1:
+            raise ValueError(f"item() needs a tensor with one element, this one has shape {self.shape}")
+        return self.data.item()
+
+    def numpy(self) -> np.ndarray:
+        return self.data
+
+    def detach(self) -> "Tensor":
+        return Tensor(self.data)
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` on this non-leaf tensor after backward (leaves always keep theirs)."""
+        self._retains_grad = True
+
+    def zero_grad(self) -> None:
+        self.grad = None
+
+    def backward(self, grad=None, retain_graph: bool = False) -> None:
+        """Fill ``.grad`` of every leaf this tensor depends on (accumulating, as PyTorch does).
+
+        The graph's saved arrays are freed afterwards, so a second ``backward`` through the same
+        graph raises, as in PyTorch; pass ``retain_graph=True`` to keep them.
+        """
+        from .engine import run_backward
+
+        if not self.requires_grad:
+            raise RuntimeError("this tensor does not require grad: no input had requires_grad=True")
+        if grad is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward() without a gradient needs a scalar, this tensor has shape {self.shape}; "
+                    "pass grad= of that shape (e.g. loss.sum().backward() or t.backward(np.ones(t.shape)))"
+                )
+            grad = np.ones_like(self.data)
+        else:
+            grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.data.dtype)
+            if grad.shape != self.shape:
+                raise ValueError(f"grad has shape {grad.shape} but the tensor has shape {self.shape}")
+        run_backward(self, grad, retain_graph)
+
+    # ---- arithmetic (each op's forward and backward live in autograd_mini/ops) ----------------
+    def __add__(self, other): return apply("add", self, other)
+    def __radd__(self, other): return apply("add", other, self)
+    def __sub__(self, other): return apply("sub", self, other)
+    def __rsub__(self, other): return apply("sub", other, self)
+    def __mul__(self, other): return apply("mul", self, other)
+    def __rmul__(self, other): return apply("mul", other, self)
+    def __truediv__(self, other): return apply("div", self, other)
+    def __rtruediv__(self, other): return apply("div", other, self)
+    def __pow__(self, other): return apply("pow", self, other)
+    def __rpow__(self, other): return apply("pow", other, self)
+    def __matmul__(self, other): return apply("matmul", self, other)
+    def __rmatmul__(self, other): return apply("matmul", other, self)
+    def __neg__(self): return apply("neg", self)
+
+    def exp(self): return apply("exp", self)
+    def log(self): return apply("log", self)
+    def sqrt(self): return apply("sqrt", self)
+    def abs(self): return apply("abs", self)
+    def tanh(self): return apply("tanh", self)
+    def sigmoid(self): return apply("sigmoid", self)
+    def relu(self): return apply("relu", self)
+
+    def sum(self, axis=None, keepdims: bool = False): return apply("sum", self, axis=_axis(axis, self.ndim), keepdims=keepdims)
+    def mean(self, axis=None, keepdims: bool = False): return apply("mean", self, axis=_axis(axis, self.ndim), keepdims=keepdims)
+    def max(self, axis=None, keepdims: bool = False): return apply("max", self, axis=_axis(axis, self.ndim), keepdims=keepdims)
+
+    def softmax(self, axis: int = -1): return apply("softmax", self, axis=_axis(axis, self.ndim))
+    def log_softmax(self, axis: int = -1): return apply("log_softmax", self, axis=_axis(axis, self.ndim))
+
+    def reshape(self, *shape):
+        shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        try:
+            np.empty(self.shape, dtype=np.bool_).reshape(shape)
+        except ValueError:
+            raise ValueError(f"cannot reshape a tensor of shape {self.shape} into shape {shape}") from None
+        return apply("reshape", self, shape=shape)
+
+    def transpose(self, *axes):
+        """Permute dimensions as ``numpy.transpose`` does; no axes reverses them."""
+        axes = tuple(axes[0]) if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
+        if not axes:
+            axes = tuple(reversed(range(self.ndim)))
+        if sorted(a % self.ndim if self.ndim else a for a in axes) != list(range(self.ndim)):
+            raise ValueError(f"axes {axes} are not a permutation of the {self.ndim} dimensions of shape {self.shape}")
+        return apply("transpose", self, axes=tuple(a % self.ndim for a in axes))
+
+    @property
+    def T(self): return self.transpose()
+
+    def __getitem__(self, index):
+        return apply("getitem", self, index=_plain_index(index))
+
+
+def _axis(axis, ndim: int):
+    """Normalise an int/tuple axis to non-negative ints, with an error naming the shape."""
+    if axis is None:
+        return None
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    for a in axes:
+        if not -max(ndim, 1) <= a < max(ndim, 1):
+            raise ValueError(f"axis {a} is out of range for a tensor with {ndim} dimensions")
+    normalised = tuple(a % max(ndim, 1) for a in axes)
+    return normalised if isinstance(axis, tuple) else normalised[0]
+
+
+def _plain_index(index):
+    """Indices may contain Tensors; the op works on numpy arrays."""
+    if isinstance(index, tuple):
+        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    return index.data if isinstance(index, Tensor) else index
+
+
+def as_tensor(value, like: Tensor | None = None) -> Tensor:
+    """Wrap a non-Tensor operand; Python/numpy scalars take the other operand's float dtype."""
+    if isinstance(value, Tensor):
+        return value
+    if like is not None and like.data.dtype.kind == "f" and isinstance(value, (numbers.Number, np.generic)):
+        return Tensor(np.asarray(value, dtype=like.data.dtype))
+    return Tensor(value)
+
+
+def apply(name: str, *operands, **params) -> Tensor:
+    """Run op ``name``'s forward and, if any input needs a gradient, record the node for backward."""
+    first = next((x for x in operands if isinstance(x, Tensor)), None)
+    inputs = tuple(as_tensor(x, first) for x in operands)
+    needs = tuple(t.requires_grad for t in inputs)
+    record = _grad_enabled and any(needs)
+    ctx = Context(needs)
+    try:
+        data = active[name + ".forward"](ctx, *(t.data for t in inputs), **params)
+    except ValueError as error:
+        shapes = " and ".join(str(t.shape) for t in inputs)
+        raise ValueError(f"{name} of shapes {shapes}: {error}") from None
+    out = Tensor.__new__(Tensor)
+    out.data = data if isinstance(data, np.ndarray) else np.asarray(data)
+    out.grad = None
+    out._retains_grad = False
+    out.requires_grad = record
+    if record:
+        out._ctx, out._op, out._parents = ctx, name, inputs
+    else:
+        out._ctx, out._op, out._parents = None, None, ()
+    return out
+
+
+def tensor(data, requires_grad: bool = False) -> Tensor:
+    """Same as ``Tensor(data, requires_grad)``, named like ``torch.tensor``."""
+    return Tensor(data, requires_grad=requires_grad)
