@@ -1,0 +1,162 @@
+"""Loss functions, named and defined like ``torch.nn.functional``.
+
+Each is built from Tensor ops, so its gradient comes from the engine; each is a named
+implementation ("loss.<name>") that a lesson can replace with the student's version.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .broadcasting import reduce_to
+from .function import op
+from .registry import active, reference
+from .tensor import Tensor, apply, as_tensor
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+def _check(name: str, input: Tensor, target, reduction: str, same_shape: bool = True) -> Tensor:
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{name}: unknown reduction {reduction!r}; use one of {', '.join(map(repr, REDUCTIONS))}")
+    target = as_tensor(target, input)
+    if same_shape and target.shape != input.shape:
+        raise ValueError(f"{name}: input has shape {input.shape} but target has shape {target.shape}; they must match")
+    return target
+
+
+def _class_targets(name: str, input: Tensor, target) -> np.ndarray:
+    """Integer class indices (N,) for (N, C) scores, with errors naming the shapes."""
+    target = np.asarray(target.data if isinstance(target, Tensor) else target)
+    if target.dtype.kind not in "iu":
+        raise TypeError(f"{name}: target must hold integer class indices, got dtype {target.dtype}")
+    if input.ndim != 2 or target.shape != input.shape[:1]:
+        raise ValueError(f"{name}: expected input (N, C) and target (N,), got {input.shape} and {target.shape}")
+    if target.size and (target.min() < 0 or target.max() >= input.shape[1]):
+        raise ValueError(f"{name}: target classes must lie in [0, {input.shape[1] - 1}], got {target.min()}..{target.max()}")
+    return target
+
+
+def mse_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
+    target = _check("mse_loss", input, target, reduction)
+    return active["loss.mse_loss"](input, target, reduction)
+
+
+@reference("loss.mse_loss")
+def _mse_loss(input, target, reduction):
+    ### BEGIN SOLUTION
+    return _reduce((input - target) ** 2, reduction)
+    ### END SOLUTION
+
+
+def l1_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
+    target = _check("l1_loss", input, target, reduction)
+    return active["loss.l1_loss"](input, target, reduction)
+
+
+@reference("loss.l1_loss")
+def _l1_loss(input, target, reduction):
+    ### BEGIN SOLUTION
+    return _reduce((input - target).abs(), reduction)
+    ### END SOLUTION
+
+
+def huber_loss(input: Tensor, target, reduction: str = "mean", delta: float = 1.0) -> Tensor:
+    target = _check("huber_loss", input, target, reduction)
+    if delta <= 0:
+        raise ValueError(f"huber_loss: delta must be positive, got {delta}")
+    return active["loss.huber_loss"](input, target, reduction, delta)
+
+
+@reference("loss.huber_loss")
+def _huber_loss(input, target, reduction, delta):
+    ### BEGIN SOLUTION
+    error = (input - target).abs()
+    # Quadratic inside |error| < delta, linear outside; the mask is a constant, so the kink costs nothing.
+    small = Tensor((error.data < delta).astype(input.dtype))
+    loss = small * (0.5 * error**2) + (1 - small) * (delta * (error - 0.5 * delta))
+    return _reduce(loss, reduction)
+    ### END SOLUTION
+
+
+def binary_cross_entropy(input: Tensor, target, reduction: str = "mean") -> Tensor:
+    """``input`` holds probabilities in [0, 1]; like PyTorch, each log is clamped at -100."""
+    target = _check("binary_cross_entropy", input, target, reduction)
+    if input.data.size and (input.data.min() < 0 or input.data.max() > 1):
+        raise ValueError("binary_cross_entropy: input must be probabilities in [0, 1]; for scores use binary_cross_entropy_with_logits")
+    return active["loss.binary_cross_entropy"](input, target, reduction)
+
+
+@op("binary_cross_entropy")
+class BinaryCrossEntropy:
+    """Elementwise -(t log p + (1 - t) log(1 - p)), with PyTorch's numerics: each log is clamped
+    at -100 (so p = 0 or 1 gives a finite loss) and the gradient's denominator p(1 - p) at 1e-12."""
+
+    @staticmethod
+    def forward(ctx, p, t):
+        with np.errstate(divide="ignore"):
+            log_p, log_1mp = np.maximum(np.log(p), -100.0), np.maximum(np.log1p(-p), -100.0)
+        ctx.save_for_backward(p, t, log_p, log_1mp)
+        return -(t * log_p + (1 - t) * log_1mp)
+
+    @staticmethod
+    def backward(ctx, grad):
+        p, t, log_p, log_1mp = ctx.saved_tensors
+        grad_p = grad * (p - t) / np.maximum(p * (1 - p), 1e-12)
+        return reduce_to(grad_p, p.shape), reduce_to(grad * (log_1mp - log_p), t.shape)
+
+
+@reference("loss.binary_cross_entropy")
+def _binary_cross_entropy(input, target, reduction):
+    ### BEGIN SOLUTION
+    return _reduce(apply("binary_cross_entropy", input, target), reduction)
+    ### END SOLUTION
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target, reduction: str = "mean") -> Tensor:
+    target = _check("binary_cross_entropy_with_logits", input, target, reduction)
+    return active["loss.binary_cross_entropy_with_logits"](input, target, reduction)
+
+
+@reference("loss.binary_cross_entropy_with_logits")
+def _binary_cross_entropy_with_logits(input, target, reduction):
+    ### BEGIN SOLUTION
+    # log(1 + exp(-|x|)) never overflows: loss = max(x, 0) - x*t + log(1 + exp(-|x|))
+    loss = input.relu() - input * target + (1 + (-input.abs()).exp()).log()
+    return _reduce(loss, reduction)
+    ### END SOLUTION
+
+
+def nll_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
+    """``input`` holds log-probabilities (N, C); ``target`` integer classes (N,)."""
+    _check("nll_loss", input, 0.0, reduction, same_shape=False)
+    target = _class_targets("nll_loss", input, target)
+    return active["loss.nll_loss"](input, target, reduction)
+
+
+@reference("loss.nll_loss")
+def _nll_loss(input, target, reduction):
+    ### BEGIN SOLUTION
+    return _reduce(-input[np.arange(len(target)), target], reduction)
+    ### END SOLUTION
+
+
+def cross_entropy(input: Tensor, target, reduction: str = "mean") -> Tensor:
+    """``input`` holds raw scores (logits) (N, C); ``target`` integer classes (N,)."""
+    _check("cross_entropy", input, 0.0, reduction, same_shape=False)
+    target = _class_targets("cross_entropy", input, target)
+    return active["loss.cross_entropy"](input, target, reduction)
+
+
+@reference("loss.cross_entropy")
+def _cross_entropy(input, target, reduction):
+    ### BEGIN SOLUTION
+    return nll_loss(input.log_softmax(axis=1), target, reduction)
+    ### END SOLUTION

@@ -1,0 +1,49 @@
+"""``Module``: something with parameters and a forward; ``Sequential``: modules in a row."""
+from __future__ import annotations
+
+from typing import Iterator
+
+from ..tensor import Tensor
+
+
+class Module:
+    """Base class: parameters are the attributes that are Tensors requiring grad, found recursively."""
+
+    def forward(self, *inputs):
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __call__(self, *inputs):
+        return self.forward(*inputs)
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
+        for name, value in vars(self).items():
+            children = value if isinstance(value, (list, tuple)) else [value]
+            for i, child in enumerate(children):
+                label = f"{prefix}{name}" + (f".{i}" if isinstance(value, (list, tuple)) else "")
+                if isinstance(child, Tensor) and child.requires_grad:
+                    yield label, child
+                elif isinstance(child, Module):
+                    yield from child.named_parameters(prefix=label + ".")
+
+    def parameters(self) -> list[Tensor]:
+        return [p for _, p in self.named_parameters()]
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.grad = None
+
+
+class Sequential(Module):
+    def __init__(self, *layers: Module):
+        self.layers = list(layers)
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def __getitem__(self, i: int) -> Module:
+        return self.layers[i]
+
+    def __len__(self) -> int:
+        return len(self.layers)

@@ -1,0 +1,37 @@
+"""What every optimizer shares: the parameter list, per-parameter state, step and zero_grad."""
+from __future__ import annotations
+
+from ..registry import active
+from ..tensor import Tensor
+
+
+class Optimizer:
+    rule: str  # registry name of the update rule, e.g. "optim.sgd"
+
+    def __init__(self, params, defaults: dict):
+        params = list(params)
+        if not params:
+            raise ValueError("optimizer got an empty parameter list")
+        for i, p in enumerate(params):
+            if not isinstance(p, Tensor) or not p.requires_grad:
+                raise TypeError(f"parameter {i} must be a Tensor with requires_grad=True, got {p!r:.60}")
+        if defaults.get("lr", 0) < 0:
+            raise ValueError(f"invalid learning rate {defaults['lr']}")
+        # One group, as a list of dicts, so code written for torch (param_groups[0]["lr"]) works.
+        self.defaults = defaults
+        self.param_groups = [{"params": params, **defaults}]
+        self.state: dict[int, dict] = {id(p): {} for p in params}
+
+    def step(self) -> None:
+        rule = active[self.rule]
+        for group in self.param_groups:
+            hyper = {name: group[name] for name in self.defaults}  # schedulers add keys of their own
+            for p in group["params"]:
+                if p.grad is not None:
+                    rule(p.data, p.grad, self.state[id(p)], **hyper)
+
+    def zero_grad(self) -> None:
+        """Forget the gradients (set to None, PyTorch's default), so the next backward starts afresh."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                p.grad = None
