@@ -1,0 +1,39 @@
+# Two commands for a fresh machine: `make lab` (the course) and `make test` (the test suite).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+# JupyterLab refuses to start as root unless told it may.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+.PHONY: setup lab test test-fast browser release benchmark clean
+
+setup: $(INSTALLED)
+
+$(INSTALLED): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+lab: setup
+	$(BIN)/jupyter lab $(ROOT_FLAG) --ip=127.0.0.1 notebooks/00_tour.ipynb
+
+# The browser tests drive Debian's Chromium (Playwright's own browser download is not used).
+browser:
+	@command -v chromium >/dev/null || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium)
+
+test: setup browser
+	$(BIN)/python -m pytest
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow and not e2e"
+
+release: setup
+	$(BIN)/grader release
+
+benchmark: setup
+	$(BIN)/python -m benchmarks.train_step
+
+clean:
+	rm -rf $(VENV) course artifacts

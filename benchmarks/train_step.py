@@ -1,0 +1,197 @@
+"""Time one training step of an MLP in numpy, autograd_mini, PyTorch and TensorFlow, in one run.
+
+    python -m benchmarks.train_step [--quick]
+
+A step is: forward (linear, ReLU, linear), mean cross-entropy, backward, plain SGD update.
+Hand-written numpy backprop is the floor: no graph, no bookkeeping, just the arithmetic.
+Prints the median time per step and its ratio to the numpy floor and to PyTorch eager.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+LEARNING_RATE = 0.1
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    sizes: tuple[int, int, int]  # inputs, hidden, classes
+    batch: int
+    dtype: type
+    steps: int  # timed steps per repeat
+
+
+WORKLOADS = [
+    Workload("small", (64, 64, 10), 32, np.float64, 200),
+    Workload("medium", (784, 256, 10), 128, np.float32, 40),
+]
+
+
+def make_problem(w: Workload, seed: int = 0):
+    """The same data and initial weights for every library (weights are (out, in) as in PyTorch)."""
+    rng = np.random.default_rng(seed)
+    n_in, n_hidden, n_out = w.sizes
+    x = rng.standard_normal((w.batch, n_in)).astype(w.dtype)
+    y = rng.integers(0, n_out, w.batch)
+    params = [
+        (rng.uniform(-1, 1, (n_hidden, n_in)) / np.sqrt(n_in)).astype(w.dtype),
+        np.zeros(n_hidden, w.dtype),
+        (rng.uniform(-1, 1, (n_out, n_hidden)) / np.sqrt(n_hidden)).astype(w.dtype),
+        np.zeros(n_out, w.dtype),
+    ]
+    return x, y, params
+
+
+def numpy_step(x, y, params) -> Callable[[], float]:
+    w1, b1, w2, b2 = [p.copy() for p in params]
+    rows = np.arange(len(y))
+
+    def step() -> float:
+        h = x @ w1.T + b1
+        a = np.maximum(h, 0)
+        z = a @ w2.T + b2
+        shifted = z - z.max(axis=1, keepdims=True)
+        exp = np.exp(shifted)
+        total = exp.sum(axis=1, keepdims=True)
+        loss = np.mean(np.log(total[:, 0]) - shifted[rows, y])
+        dz = exp / total
+        dz[rows, y] -= 1
+        dz /= len(y)
+        dw2, db2 = dz.T @ a, dz.sum(axis=0)
+        dh = (dz @ w2) * (h > 0)
+        dw1, db1 = dh.T @ x, dh.sum(axis=0)
+        for p, g in ((w1, dw1), (b1, db1), (w2, dw2), (b2, db2)):
+            p -= LEARNING_RATE * g
+        return float(loss)
+
+    return step
+
+
+def autograd_mini_step(x, y, params) -> Callable[[], float]:
+    import autograd_mini as am
+
+    tensors = [am.Tensor(p.copy(), requires_grad=True) for p in params]
+    w1, b1, w2, b2 = tensors
+    optimizer = am.optim.SGD(tensors, lr=LEARNING_RATE)
+    inputs = am.Tensor(x)
+
+    def step() -> float:
+        optimizer.zero_grad()
+        logits = am.functional.linear(am.functional.relu(am.functional.linear(inputs, w1, b1)), w2, b2)
+        loss = am.losses.cross_entropy(logits, y)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    return step
+
+
+def torch_step(x, y, params) -> Callable[[], float]:
+    import torch
+    import torch.nn.functional as F
+
+    tensors = [torch.tensor(p, requires_grad=True) for p in params]
+    w1, b1, w2, b2 = tensors
+    optimizer = torch.optim.SGD(tensors, lr=LEARNING_RATE)
+    inputs, targets = torch.from_numpy(x), torch.from_numpy(y)
+
+    def step() -> float:
+        optimizer.zero_grad()
+        loss = F.cross_entropy(F.linear(F.relu(F.linear(inputs, w1, b1)), w2, b2), targets)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    return step
+
+
+def tensorflow_steps(x, y, params) -> tuple[Callable[[], float], Callable[[], float]]:
+    """TF eager and the same step traced once by tf.function (a static graph replayed each call)."""
+    import tensorflow as tf
+
+    def build():
+        variables = [tf.Variable(p) for p in params]
+        inputs, targets = tf.constant(x), tf.constant(y)
+
+        def step():
+            w1, b1, w2, b2 = variables
+            with tf.GradientTape() as tape:
+                hidden = tf.nn.relu(tf.matmul(inputs, w1, transpose_b=True) + b1)
+                logits = tf.matmul(hidden, w2, transpose_b=True) + b2
+                loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(targets, logits))
+            for v, g in zip(variables, tape.gradient(loss, variables)):
+                v.assign_sub(LEARNING_RATE * g)
+            return loss
+
+        return step
+
+    eager = build()
+    traced = tf.function(build())
+    return (lambda: float(eager())), (lambda: float(traced()))
+
+
+def time_step(step: Callable[[], float], steps: int, repeats: int) -> float:
+    """Median seconds per step over ``repeats`` runs of ``steps`` steps, after a warm-up."""
+    for _ in range(max(steps // 4, 5)):
+        step()
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(steps):
+            step()
+        samples.append((time.perf_counter() - start) / steps)
+    return statistics.median(samples)
+
+
+def run(workload: Workload, repeats: int, quick: bool) -> dict[str, float]:
+    x, y, params = make_problem(workload)
+    tf_eager, tf_function = tensorflow_steps(x, y, params)
+    contestants = {
+        "numpy (hand-written)": numpy_step(x, y, params),
+        "autograd_mini": autograd_mini_step(x, y, params),
+        "PyTorch eager": torch_step(x, y, params),
+        "TensorFlow eager": tf_eager,
+        "tf.function": tf_function,
+    }
+    losses = {name: step() for name, step in contestants.items()}  # same first step: same loss
+    spread = max(losses.values()) - min(losses.values())
+    steps = max(workload.steps // 10, 5) if quick else workload.steps
+    times = {name: time_step(step, steps, repeats) for name, step in contestants.items()}
+    print(f"\n{workload.name}: MLP {'-'.join(map(str, workload.sizes))}, batch {workload.batch}, "
+          f"{np.dtype(workload.dtype).name}; first-step losses agree to {spread:.1e}")
+    floor, torch_time = times["numpy (hand-written)"], times["PyTorch eager"]
+    print(f"  {'':22s} {'median/step':>12s} {'x numpy':>8s} {'x PyTorch':>10s}")
+    for name, seconds in times.items():
+        print(f"  {name:22s} {seconds * 1e6:9.1f} us {seconds / floor:8.2f} {seconds / torch_time:10.2f}")
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer steps (a smoke run, noisy numbers)")
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args()
+
+    import tensorflow as tf
+    import torch
+
+    print(f"python {platform.python_version()}, numpy {np.__version__}, torch {torch.__version__} "
+          f"({torch.get_num_threads()} threads), tensorflow {tf.__version__}, {os.cpu_count()} cores")
+    for workload in WORKLOADS:
+        run(workload, 3 if args.quick else args.repeats, args.quick)
+
+
+if __name__ == "__main__":
+    main()
