@@ -24,7 +24,7 @@ def topological_order(root) -> list:
             continue
         visited.add(id(node))
         stack.append((node, True))
-        stack.extend((parent, False) for parent in node.parents if id(parent) not in visited)
+        stack.extend((parent, False) for parent in node.parents if parent.requires_grad and id(parent) not in visited)
     ### END SOLUTION
     return order
 
@@ -43,7 +43,8 @@ def backward(root, grad: np.ndarray) -> None:
         if node_grad is None:
             continue
         if node.is_leaf or node._retains_grad:
-            node.grad = node_grad if node.grad is None else node.grad + node_grad
+            # a copy: the same array may flow to several inputs (x + y) or be the caller's
+            node.grad = node_grad.copy() if node.grad is None else node.grad + node_grad
         if node.is_leaf:
             continue
         for parent, parent_grad in zip(node.parents, input_gradients(node, node_grad)):
@@ -62,6 +63,8 @@ def input_gradients(node, grad: np.ndarray) -> tuple:
             "first backward(); call backward(retain_graph=True) the first time if you need this"
         )
     grads = active[node.op + ".backward"](ctx, grad)
+    if not _retain_graph:
+        ctx.saved_tensors = None  # free what the forward kept, as PyTorch does
     if not isinstance(grads, tuple):
         grads = (grads,)
     if len(grads) != len(node.parents):
@@ -83,10 +86,15 @@ def input_gradients(node, grad: np.ndarray) -> tuple:
     return tuple(checked)
 
 
+_retain_graph = False
+
+
 def run_backward(root, grad: np.ndarray, retain_graph: bool) -> None:
-    """What ``Tensor.backward`` runs: the (possibly student-supplied) backward, then free the graph."""
-    active["engine.backward"](root, grad)
-    if not retain_graph:
-        for node in topological_order(root):
-            if node._ctx is not None:
-                node._ctx.saved_tensors = None
+    """What ``Tensor.backward`` runs: the (possibly student-supplied) backward, freeing the graph
+    as it goes unless ``retain_graph``."""
+    global _retain_graph
+    _retain_graph = retain_graph
+    try:
+        active["engine.backward"](root, grad)
+    finally:
+        _retain_graph = False

@@ -23,11 +23,16 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
     return loss
 
 
-def _check(name: str, input: Tensor, target, reduction: str, same_shape: bool = True) -> Tensor:
+def _check_reduction(name: str, reduction: str) -> None:
     if reduction not in REDUCTIONS:
         raise ValueError(f"{name}: unknown reduction {reduction!r}; use one of {', '.join(map(repr, REDUCTIONS))}")
+
+
+def _check(name: str, input: Tensor, target, reduction: str) -> Tensor:
+    """Validate a loss whose target is shaped like its input; return the target as a Tensor."""
+    _check_reduction(name, reduction)
     target = as_tensor(target, input)
-    if same_shape and target.shape != input.shape:
+    if target.shape != input.shape:
         raise ValueError(f"{name}: input has shape {input.shape} but target has shape {target.shape}; they must match")
     return target
 
@@ -136,7 +141,7 @@ def _binary_cross_entropy_with_logits(input, target, reduction):
 
 def nll_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
     """``input`` holds log-probabilities (N, C); ``target`` integer classes (N,)."""
-    _check("nll_loss", input, 0.0, reduction, same_shape=False)
+    _check_reduction("nll_loss", reduction)
     target = _class_targets("nll_loss", input, target)
     return active["loss.nll_loss"](input, target, reduction)
 
@@ -150,7 +155,7 @@ def _nll_loss(input, target, reduction):
 
 def cross_entropy(input: Tensor, target, reduction: str = "mean") -> Tensor:
     """``input`` holds raw scores (logits) (N, C); ``target`` integer classes (N,)."""
-    _check("cross_entropy", input, 0.0, reduction, same_shape=False)
+    _check_reduction("cross_entropy", reduction)
     target = _class_targets("cross_entropy", input, target)
     return active["loss.cross_entropy"](input, target, reduction)
 

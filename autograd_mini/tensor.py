@@ -32,16 +32,15 @@ def _to_array(data) -> np.ndarray:
     """numpy arrays keep their dtype; lists and Python scalars become float64 (as in the course)."""
     if isinstance(data, np.ndarray):
         array = data
-    elif isinstance(data, (numbers.Number, np.generic)) and not isinstance(data, (bool, np.bool_)):
-        array = np.asarray(data, dtype=np.float64)
     else:
         try:
-            array = np.asarray(data, dtype=np.float64)
-        except (TypeError, ValueError) as error:
-            raise TypeError(f"Tensor data must be numbers, got {type(data).__name__}: {error}") from None
+            array = np.asarray(data)
+        except ValueError as error:  # ragged nested lists
+            raise ValueError(f"Tensor data must be a rectangular array of numbers: {error}") from None
     if array.dtype.kind not in "biuf":
-        raise TypeError(f"Tensor data must be numeric, got an array of dtype {array.dtype}")
-    return array
+        what = f"an array of dtype {array.dtype}" if isinstance(data, np.ndarray) else repr(data)[:60]
+        raise TypeError(f"Tensor data must be numeric, got {what}")
+    return array if isinstance(data, np.ndarray) else array.astype(np.float64)
 
 
 class Tensor:
@@ -181,12 +180,13 @@ class Tensor:
         axes = tuple(axes[0]) if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
         if not axes:
             axes = tuple(reversed(range(self.ndim)))
-        if sorted(a % self.ndim if self.ndim else a for a in axes) != list(range(self.ndim)):
+        in_range = all(-self.ndim <= a < self.ndim for a in axes)
+        if not in_range or sorted(a % self.ndim for a in axes) != list(range(self.ndim)):
             raise ValueError(f"axes {axes} are not a permutation of the {self.ndim} dimensions of shape {self.shape}")
         return apply("transpose", self, axes=tuple(a % self.ndim for a in axes))
 
     @property
-    def T(self): return self.transpose()
+    def T(self): return apply("transpose", self, axes=tuple(range(self.ndim - 1, -1, -1)))
 
     def __getitem__(self, index):
         return apply("getitem", self, index=_plain_index(index))
@@ -222,24 +222,27 @@ def as_tensor(value, like: Tensor | None = None) -> Tensor:
 
 def apply(name: str, *operands, **params) -> Tensor:
     """Run op ``name``'s forward and, if any input needs a gradient, record the node for backward."""
-    first = next((x for x in operands if isinstance(x, Tensor)), None)
-    inputs = tuple(as_tensor(x, first) for x in operands)
-    needs = tuple(t.requires_grad for t in inputs)
-    record = _grad_enabled and any(needs)
+    for x in operands:
+        if not isinstance(x, Tensor):
+            first = next((t for t in operands if isinstance(t, Tensor)), None)
+            operands = tuple(as_tensor(t, first) for t in operands)
+            break
+    needs = tuple([t.requires_grad for t in operands])
     ctx = Context(needs)
     try:
-        data = active[name + ".forward"](ctx, *(t.data for t in inputs), **params)
+        data = active[name + ".forward"](ctx, *[t.data for t in operands], **params)
     except ValueError as error:
-        shapes = " and ".join(str(t.shape) for t in inputs)
+        shapes = " and ".join(str(t.shape) for t in operands)
         raise ValueError(f"{name} of shapes {shapes}: {error}") from None
     out = Tensor.__new__(Tensor)
-    out.data = data if isinstance(data, np.ndarray) else np.asarray(data)
+    out.data = data if type(data) is np.ndarray else np.asarray(data)
     out.grad = None
     out._retains_grad = False
-    out.requires_grad = record
-    if record:
-        out._ctx, out._op, out._parents = ctx, name, inputs
+    if _grad_enabled and True in needs:
+        out.requires_grad = True
+        out._ctx, out._op, out._parents = ctx, name, operands
     else:
+        out.requires_grad = False
         out._ctx, out._op, out._parents = None, None, ()
     return out
 

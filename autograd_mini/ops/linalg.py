@@ -25,11 +25,7 @@ class MatMul:
         # Treat vectors as matrices (a row on the left, a column on the right), as the forward did.
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
-        g2 = grad
-        if a.ndim == 1:
-            g2 = np.expand_dims(g2, -2)
-        if b.ndim == 1:
-            g2 = np.expand_dims(g2, -1)
+        g2 = grad.reshape(np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2]) + (a2.shape[-2], b2.shape[-1]))
         grad_a = grad_b = None
         if ctx.needs_input_grad[0]:  # (..., n, m) @ (..., m, k)^T -> (..., n, k)
             grad_a = reduce_to(g2 @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)

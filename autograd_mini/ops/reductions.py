@@ -65,5 +65,5 @@ class Max:
         out = _restore_reduced_axes(out, a.shape, ctx.axis, ctx.keepdims)
         grad = _restore_reduced_axes(grad, a.shape, ctx.axis, ctx.keepdims)
         winners = a == out
-        return (winners * grad / winners.sum(axis=ctx.axis, keepdims=True),)
+        return (winners * grad / winners.sum(axis=ctx.axis, keepdims=True, dtype=grad.dtype),)
         ### END SOLUTION
