@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from ..registry import active, reference
 from ..tensor import Tensor
 
 
@@ -38,12 +39,24 @@ class Sequential(Module):
         self.layers = list(layers)
 
     def forward(self, x):
-        for layer in self.layers:
-            x = layer(x)
-        return x
+        return active["nn.sequential.forward"](self.layers, x)
+
+    def named_parameters(self, prefix: str = ""):
+        for i, layer in enumerate(self.layers):  # named "0.weight" as in torch, not "layers.0.weight"
+            yield from layer.named_parameters(prefix=f"{prefix}{i}.")
 
     def __getitem__(self, i: int) -> Module:
         return self.layers[i]
 
     def __len__(self) -> int:
         return len(self.layers)
+
+
+@reference("nn.sequential.forward")
+def _sequential_forward(layers: list, x):
+    """Feed ``x`` through ``layers`` in order: an MLP's forward pass (lesson 01)."""
+    ### BEGIN SOLUTION
+    for layer in layers:
+        x = layer(x)
+    return x
+    ### END SOLUTION

@@ -1,7 +1,8 @@
 """Learning-rate schedules with ``torch.optim.lr_scheduler``'s names and values.
 
-Each schedule is a closed-form multiplier of the initial learning rate at step ``t``; PyTorch
-computes the same values recursively, which agrees to rounding.
+Like PyTorch's, each schedule computes the next rate from the current one, so schedules stepped
+together on one optimizer multiply (a warmup on top of a step decay), and a rate set by hand in
+``param_groups`` is carried on.
 """
 from __future__ import annotations
 
@@ -16,20 +17,22 @@ class LRScheduler:
             group.setdefault("initial_lr", group["lr"])
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = 0
-        self._apply()
+        for group in optimizer.param_groups:
+            group["lr"] = self.start(group["lr"])
 
-    def factor(self, t: int) -> float:
-        """The learning rate at step ``t`` as a multiple of the initial one."""
+    def start(self, lr: float) -> float:
+        """The rate at step 0, given the rate before the schedule begins."""
+        return lr
+
+    def next(self, lr: float, base_lr: float, t: int) -> float:
+        """The rate at step ``t`` >= 1, given the rate at step ``t - 1``."""
         raise NotImplementedError
-
-    def _apply(self) -> None:
-        for group, base_lr in zip(self.optimizer.param_groups, self.base_lrs):
-            group["lr"] = base_lr * self.factor(self.last_epoch)
 
     def step(self) -> None:
         """Call once per epoch (or per iteration, for warmup), after ``optimizer.step()``."""
         self.last_epoch += 1
-        self._apply()
+        for group, base_lr in zip(self.optimizer.param_groups, self.base_lrs):
+            group["lr"] = self.next(group["lr"], base_lr, self.last_epoch)
 
     def get_last_lr(self) -> list[float]:
         return [group["lr"] for group in self.optimizer.param_groups]
@@ -42,21 +45,22 @@ class StepLR(LRScheduler):
         self.step_size, self.gamma = step_size, gamma
         super().__init__(optimizer)
 
-    def factor(self, t: int) -> float:
-        return self.gamma ** (t // self.step_size)
+    def next(self, lr, base_lr, t):
+        return lr * self.gamma if t % self.step_size == 0 else lr
 
 
 class CosineAnnealingLR(LRScheduler):
-    """Half a cosine from the initial rate down to ``eta_min`` over ``T_max`` steps."""
+    """Half a cosine from the initial rate down to ``eta_min`` over ``T_max`` steps (then back up)."""
 
     def __init__(self, optimizer, T_max: int, eta_min: float = 0.0):
         self.T_max, self.eta_min = T_max, eta_min
         super().__init__(optimizer)
 
-    def _apply(self) -> None:  # eta_min is absolute, not a multiple, so it is not a pure factor
-        cosine = (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
-        for group, base_lr in zip(self.optimizer.param_groups, self.base_lrs):
-            group["lr"] = self.eta_min + (base_lr - self.eta_min) * cosine
+    def next(self, lr, base_lr, t):
+        if (t - 1 - self.T_max) % (2 * self.T_max) == 0:  # leaving the bottom: the ratio below is 0/0
+            return lr + (base_lr - self.eta_min) * (1 - math.cos(math.pi / self.T_max)) / 2
+        ratio = (1 + math.cos(math.pi * t / self.T_max)) / (1 + math.cos(math.pi * (t - 1) / self.T_max))
+        return self.eta_min + (lr - self.eta_min) * ratio
 
 
 class LinearLR(LRScheduler):
@@ -68,21 +72,38 @@ class LinearLR(LRScheduler):
         self.start_factor, self.end_factor, self.total_iters = start_factor, end_factor, total_iters
         super().__init__(optimizer)
 
-    def factor(self, t: int) -> float:
-        return self.start_factor + (self.end_factor - self.start_factor) * min(t, self.total_iters) / self.total_iters
+    def start(self, lr):
+        return lr * self.start_factor
+
+    def next(self, lr, base_lr, t):
+        if t > self.total_iters:
+            return lr
+        change = self.end_factor - self.start_factor
+        return lr * (1 + change / (self.total_iters * self.start_factor + (t - 1) * change))
 
 
 class SequentialLR(LRScheduler):
-    """Run ``schedulers`` one after another, switching at the step numbers in ``milestones``."""
+    """Run ``schedulers`` one after another, switching at the step numbers in ``milestones``;
+    each starts afresh from the initial rate."""
 
     def __init__(self, optimizer, schedulers: list[LRScheduler], milestones: list[int]):
         if len(milestones) != len(schedulers) - 1:
             raise ValueError(f"{len(schedulers)} schedulers need {len(schedulers) - 1} milestones, got {len(milestones)}")
         self.schedulers, self.milestones = schedulers, milestones
+        for group in optimizer.param_groups:  # undo what constructing the schedulers did
+            group["lr"] = group["initial_lr"]
         super().__init__(optimizer)
 
-    def _apply(self) -> None:
+    def start(self, lr):
+        return self.schedulers[0].start(lr)
+
+    def step(self) -> None:
+        self.last_epoch += 1
         index = bisect.bisect_right(self.milestones, self.last_epoch)
         scheduler = self.schedulers[index]
-        scheduler.last_epoch = self.last_epoch - (self.milestones[index - 1] if index else 0)
-        scheduler._apply()
+        if index and self.milestones[index - 1] == self.last_epoch:
+            scheduler.last_epoch = 0
+            for group, base_lr in zip(self.optimizer.param_groups, self.base_lrs):
+                group["lr"] = scheduler.start(base_lr)
+        else:
+            scheduler.step()

@@ -13,8 +13,8 @@ class Optimizer:
         if not params:
             raise ValueError("optimizer got an empty parameter list")
         for i, p in enumerate(params):
-            if not isinstance(p, Tensor) or not p.requires_grad:
-                raise TypeError(f"parameter {i} must be a Tensor with requires_grad=True, got {p!r:.60}")
+            if not isinstance(p, Tensor):
+                raise TypeError(f"parameter {i} must be a Tensor, got {type(p).__name__}")
         if defaults.get("lr", 0) < 0:
             raise ValueError(f"invalid learning rate {defaults['lr']}")
         # One group, as a list of dicts, so code written for torch (param_groups[0]["lr"]) works.
