@@ -4,13 +4,14 @@ Every piece a lesson teaches is a named implementation in ``registry``; ``use`` 
 student's version in for a block of code.
 """
 from . import ops  # noqa: F401  (registers every op)
-from . import functional, losses, nn, optim, registry
+from . import functional, losses, nn, numerical, optim, registry, value
 from .engine import topological_order
-from .gradcheck import gradcheck, numerical_gradient
+from .gradcheck import gradcheck
+from .numerical import numerical_gradient
 from .registry import use
 from .tensor import Tensor, is_grad_enabled, no_grad, tensor
 
 __all__ = [
     "Tensor", "tensor", "no_grad", "is_grad_enabled", "use", "registry", "functional",
-    "losses", "nn", "optim", "gradcheck", "numerical_gradient", "topological_order",
+    "losses", "nn", "optim", "value", "numerical", "gradcheck", "numerical_gradient", "topological_order",
 ]

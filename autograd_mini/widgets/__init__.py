@@ -1,0 +1,22 @@
+"""Interactive widgets the lessons display (ipywidgets + matplotlib, no front-end extension needed).
+
+Each widget's logic lives in its own module; a notebook only creates and displays it:
+
+* ``ActivationExplorer`` (``activation_explorer``, lesson 01): an activation and its derivative;
+* ``GradientFlow`` (``gradient_flow``): per-layer gradient norms through an MLP.
+
+Names are imported lazily, so importing one widget never imports (or breaks on) another.
+"""
+from __future__ import annotations
+
+import importlib
+
+_MODULE_OF = {"ActivationExplorer": "activation_explorer", "GradientFlow": "gradient_flow"}
+
+__all__ = list(_MODULE_OF)
+
+
+def __getattr__(name: str):
+    if name in _MODULE_OF:
+        return getattr(importlib.import_module(f".{_MODULE_OF[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

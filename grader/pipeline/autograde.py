@@ -1,0 +1,115 @@
+"""Grade every collected submission: parallel sandboxes, resumable, one gradebook transaction each."""
+from __future__ import annotations
+
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from queue import Queue
+
+from grader.config import Course
+from grader.pipeline import grade
+from grader.pipeline.gradebook import Gradebook
+from grader.sandbox.launch import Limits
+from grader.spec import load_spec
+
+
+@dataclass
+class Pending:
+    student: str
+    lesson: str
+    path: Path
+
+
+def find_submissions(course: Course, lessons: list[str] | None = None) -> list[Pending]:
+    """course/submitted/<student>/<lesson>.ipynb, sorted."""
+    found = []
+    if course.submitted.is_dir():
+        for student_dir in sorted(p for p in course.submitted.iterdir() if p.is_dir()):
+            for path in sorted(student_dir.glob("*.ipynb")):
+                if lessons is None or path.stem in lessons:
+                    found.append(Pending(student_dir.name, path.stem, path))
+    return found
+
+
+class Progress:
+    def __init__(self, total: int, stream=sys.stderr):
+        self.total, self.done, self.stream, self.start = total, 0, stream, time.time()
+
+    def step(self, label: str) -> None:
+        self.done += 1
+        width = 30
+        filled = int(width * self.done / max(self.total, 1))
+        elapsed = time.time() - self.start
+        self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} "
+                          f"{elapsed:5.1f}s {label[:40]:<40}")
+        if self.done == self.total:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def autograde(course: Course, lessons: list[str] | None = None, workers: int = 2, limits: Limits | None = None,
+              force: bool = False, progress: bool = True, log=print) -> dict:
+    """Grade what is new or changed. Returns counts: graded, skipped, unknown (no spec for the lesson)."""
+    limits = limits or Limits()
+    secret = course.secret()
+    specs = {}
+    todo, skipped, unknown = [], 0, 0
+    with Gradebook(course.gradebook) as book:
+        for item in find_submissions(course, lessons):
+            if item.lesson not in specs:
+                specs[item.lesson] = load_spec(course.specs, item.lesson)
+            spec = specs[item.lesson]
+            if spec is None:
+                unknown += 1
+                continue
+            if not force and book.is_current(item.student, item.lesson, grade.file_sha256(item.path), spec.digest):
+                skipped += 1
+                continue
+            todo.append(item)
+        bar = Progress(len(todo)) if progress and todo else None
+        failed: list[str] = []
+        slots: Queue = Queue()
+        for slot in range(max(workers, 1)):
+            slots.put(slot)
+
+        def sandbox(job):
+            slot = slots.get()
+            try:
+                return grade.execute(job, limits, slot)
+            finally:
+                slots.put(slot)
+
+        started = time.time()
+        with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
+            futures = []
+            for item in todo:
+                spec = specs[item.lesson]
+                try:
+                    job = grade.prepare(item.student, item.lesson, item.path, spec,
+                                        grade.seed_for(secret, item.student, item.lesson), limits)
+                except Exception as error:  # a grader-side failure: report, leave ungraded, go on
+                    failed.append(f"{item.student}/{item.lesson}: could not prepare ({type(error).__name__}: {error})")
+                    continue
+                futures.append(pool.submit(sandbox, job))
+            for future in as_completed(futures):
+                job = future.result()
+                try:
+                    book.record(grade.judge(job), job.spec.digest)
+                except Exception as error:
+                    failed.append(f"{job.student}/{job.lesson}: could not judge ({type(error).__name__}: {error})")
+                finally:
+                    grade.cleanup(job)
+                if bar:
+                    bar.step(f"{job.student}/{job.lesson}")
+        elapsed = time.time() - started
+    for line in failed:
+        log(f"  NOT GRADED (grader error, will be retried): {line}")
+    if todo:
+        log(f"graded {len(todo)} submission(s) in {elapsed:.1f}s with {workers} worker(s); "
+            f"{skipped} unchanged, {unknown} without a grading spec")
+    else:
+        log(f"nothing new to grade ({skipped} unchanged, {unknown} without a grading spec)")
+    return {"graded": len(todo) - len(failed), "failed": len(failed), "skipped": skipped, "unknown": unknown,
+            "seconds": elapsed if todo else 0.0}

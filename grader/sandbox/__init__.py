@@ -1,0 +1,1 @@
+"""Running untrusted student code: a stripped library, a whitelisted chroot, rlimits, another uid."""
