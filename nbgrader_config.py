@@ -25,6 +25,10 @@ c.CourseDirectory.feedback_directory = "feedback"
 c.CourseDirectory.db_url = f"sqlite:///{COURSE_DIR / 'nbgrader.db'}"
 c.CourseDirectory.course_id = "backprop-from-scratch"
 
+# The Assignments tab and the formgrader need an exchange they can write; nbgrader does not create it.
+(COURSE_DIR / "exchange").mkdir(parents=True, exist_ok=True)
+c.Exchange.root = str(COURSE_DIR / "exchange")
+
 # The stub every exercise gets in notebooks/ (a check cell turns it into "not implemented yet").
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"

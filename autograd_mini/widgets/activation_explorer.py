@@ -93,6 +93,7 @@ class ActivationExplorer:
         pad = 0.08 * max(high - low, 1e-3)
         self.ax.set_ylim(low - pad, high + pad)
         self.ax.set_title(f"{name}(x) = {FORMULAS[name]} and its derivative")
+        self.figure.tight_layout()  # the title changes length with the function: keep it inside the figure
         buffer = io.BytesIO()
         self.figure.savefig(buffer, format="png")
         self.image.value = buffer.getvalue()
