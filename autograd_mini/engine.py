@@ -65,25 +65,28 @@ def input_gradients(node, grad: np.ndarray) -> tuple:
     grads = active[node.op + ".backward"](ctx, grad)
     if not _retain_graph:
         ctx.saved_tensors = None  # free what the forward kept, as PyTorch does
-    if not isinstance(grads, tuple):
-        grads = (grads,)
-    if len(grads) != len(node.parents):
-        raise TypeError(f"{node.op}.backward returned {len(grads)} gradients for {len(node.parents)} inputs")
-    checked = []
-    for i, (parent, g) in enumerate(zip(node.parents, grads)):
-        if not parent.requires_grad:
-            checked.append(None)
-            continue
-        if g is None:
-            raise TypeError(f"{node.op}.backward returned None for input {i}, which requires grad")
-        g = np.asarray(g)
-        if g.shape != parent.shape:
-            raise ValueError(
-                f"{node.op}.backward returned a gradient of shape {g.shape} for input {i} of shape "
-                f"{parent.shape}; a gradient has its input's shape (sum over broadcast dimensions: unbroadcast)"
-            )
-        checked.append(g)
-    return tuple(checked)
+    if type(grads) is not tuple:
+        grads = tuple(grads) if isinstance(grads, list) else (grads,)
+    parents = node.parents
+    if len(grads) != len(parents):
+        raise TypeError(f"{node.op}.backward returned {len(grads)} gradients for {len(parents)} inputs")
+    for i, (parent, g) in enumerate(zip(parents, grads)):
+        if parent.requires_grad and (type(g) is not np.ndarray or g.shape != parent.data.shape):
+            _check_gradient(node.op, i, parent, g)
+    # Inputs that need no gradient get None, whatever the op computed for them.
+    return grads if all(ctx.needs_input_grad) else tuple(g if p.requires_grad else None for p, g in zip(parents, grads))
+
+
+def _check_gradient(op: str, i: int, parent, g) -> None:
+    """Explain a missing or misshapen gradient (numpy scalars of the right shape are let through)."""
+    if g is None:
+        raise TypeError(f"{op}.backward returned None for input {i}, which requires grad")
+    shape = np.shape(g)
+    if shape != parent.shape:
+        raise ValueError(
+            f"{op}.backward returned a gradient of shape {shape} for input {i} of shape "
+            f"{parent.shape}; a gradient has its input's shape (sum over broadcast dimensions: unbroadcast)"
+        )
 
 
 _retain_graph = False

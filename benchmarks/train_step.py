@@ -1,10 +1,14 @@
 """Time one training step of an MLP in numpy, autograd_mini, PyTorch and TensorFlow, in one run.
 
     python -m benchmarks.train_step [--quick]
+    BENCHMARK_THREADS=2 python -m benchmarks.train_step
 
 A step is: forward (linear, ReLU, linear), mean cross-entropy, backward, plain SGD update.
 Hand-written numpy backprop is the floor: no graph, no bookkeeping, just the arithmetic.
 Prints the median time per step and its ratio to the numpy floor and to PyTorch eager.
+
+Every library gets the same number of threads, BENCHMARK_THREADS (default 1): with more, the
+numbers swing wildly whenever anything else runs on the machine.
 """
 from __future__ import annotations
 
@@ -16,10 +20,14 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-import numpy as np
-
+THREADS = int(os.environ.get("BENCHMARK_THREADS", "1"))
+# numpy's BLAS reads these when it is first imported, so they come before ``import numpy``.
+for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[variable] = str(THREADS)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+import numpy as np  # noqa: E402
 
 LEARNING_RATE = 0.1
 
@@ -187,8 +195,11 @@ def main() -> None:
     import tensorflow as tf
     import torch
 
-    print(f"python {platform.python_version()}, numpy {np.__version__}, torch {torch.__version__} "
-          f"({torch.get_num_threads()} threads), tensorflow {tf.__version__}, {os.cpu_count()} cores")
+    torch.set_num_threads(THREADS)
+    tf.config.threading.set_intra_op_parallelism_threads(THREADS)
+    tf.config.threading.set_inter_op_parallelism_threads(THREADS)
+    print(f"python {platform.python_version()}, numpy {np.__version__}, torch {torch.__version__}, "
+          f"tensorflow {tf.__version__}; {THREADS} thread(s) each, {os.cpu_count()} cores")
     for workload in WORKLOADS:
         run(workload, 3 if args.quick else args.repeats, args.quick)
 

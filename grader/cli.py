@@ -103,8 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.verb == "autograde":
         from grader.pipeline.autograde import autograde
 
-        autograde(course, args.lessons or None, workers=args.workers, limits=_limits_of(args), force=args.force)
-        return 0
+        counts = autograde(course, args.lessons or None, workers=args.workers, limits=_limits_of(args), force=args.force)
+        return 1 if counts["formgrader"]["problems"] else 0  # grades are saved, but the formgrader is stale
     if args.verb == "feedback":
         from grader.pipeline.feedback import feedback
 

@@ -19,7 +19,7 @@ class Sum:
     @staticmethod
     def forward(ctx, a, axis=None, keepdims=False):
         ctx.shape, ctx.axis, ctx.keepdims = a.shape, axis, keepdims
-        return np.sum(a, axis=axis, keepdims=keepdims)
+        return a.sum(axis=axis, keepdims=keepdims)
 
     @staticmethod
     def backward(ctx, grad):
@@ -34,7 +34,7 @@ class Mean:
     @staticmethod
     def forward(ctx, a, axis=None, keepdims=False):
         ctx.shape, ctx.axis, ctx.keepdims = a.shape, axis, keepdims
-        out = np.mean(a, axis=axis, keepdims=keepdims)
+        out = a.mean(axis=axis, keepdims=keepdims)
         ctx.count = a.size // max(np.size(out), 1) if a.size else 0
         return out
 
@@ -52,7 +52,7 @@ class Max:
     def forward(ctx, a, axis=None, keepdims=False):
         if a.size == 0:
             raise ValueError("max of an empty tensor")
-        out = np.max(a, axis=axis, keepdims=keepdims)
+        out = a.max(axis=axis, keepdims=keepdims)
         ctx.save_for_backward(a, out)
         ctx.axis, ctx.keepdims = axis, keepdims
         return out

@@ -9,7 +9,7 @@ from pathlib import Path
 from queue import Queue
 
 from grader.config import Course
-from grader.pipeline import grade
+from grader.pipeline import formgrader, grade
 from grader.pipeline.gradebook import Gradebook
 from grader.sandbox.launch import Limits
 from grader.spec import load_spec
@@ -111,5 +111,6 @@ def autograde(course: Course, lessons: list[str] | None = None, workers: int = 2
             f"{skipped} unchanged, {unknown} without a grading spec")
     else:
         log(f"nothing new to grade ({skipped} unchanged, {unknown} without a grading spec)")
+    mirrored = formgrader.sync(course, lessons, log=log)  # nbgrader.db, for the formgrader
     return {"graded": len(todo) - len(failed), "failed": len(failed), "skipped": skipped, "unknown": unknown,
-            "seconds": elapsed if todo else 0.0}
+            "seconds": elapsed if todo else 0.0, "formgrader": mirrored}

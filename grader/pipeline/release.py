@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 
 from grader.config import Course
-from grader.pipeline import grade
+from grader.pipeline import formgrader, grade
 from grader.sandbox.launch import Limits
 from grader.spec import load_spec
 
@@ -77,6 +77,8 @@ def release(course: Course, lessons: list[str] | None = None, *, check_only: boo
         elif report.drift:
             target.write_text(text)
             report.written = True
+        if not check_only:  # the formgrader's view: source/<lesson>/ and the assignment in nbgrader.db
+            report.problems += list(formgrader.release_assignments(course, [lesson]).values())
         if validate:
             _validate(course, lesson, source, text, report, limits or Limits(), execute)
         reports.append(report)
