@@ -29,7 +29,11 @@ class MatMul:
         grad_a = grad_b = None
         if ctx.needs_input_grad[0]:  # (..., n, m) @ (..., m, k)^T -> (..., n, k)
             grad_a = reduce_to(g2 @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)
-        if ctx.needs_input_grad[1]:
+        if ctx.needs_input_grad[1] and a.ndim == b.ndim == 2 and b.flags.f_contiguous and not b.flags.c_contiguous:
+            # b is a transposed view (W.T in a linear layer): build its gradient in the same column-major
+            # layout, as (g^T a)^T, so that neither the engine nor the optimizer copies it across memory.
+            grad_b = (g2.T @ a2).T
+        elif ctx.needs_input_grad[1]:
             grad_b = reduce_to(np.swapaxes(a2, -1, -2) @ g2, b2.shape).reshape(b.shape)
         return grad_a, grad_b
         ### END SOLUTION
