@@ -12,7 +12,6 @@ registry entry and nothing is stripped while it is graded.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -20,20 +19,12 @@ import numpy as np
 from grader.checks import frameworks as fw
 from grader.checks.core import Case, Check, Oracle
 from grader.checks.diagnose import Mistake
-from grader.checks.result import CheckResult
+from grader.lessons.common import Exercise, Lesson
 
 LESSON = "00_tour"
 
 
 VISIBLE_SEED, HIDDEN_SEED = 0, 1000  # the notebook's check cell and graded cell; the autograder seeds per student
-
-
-@dataclass(frozen=True)
-class Exercise:
-    function: str  # the function the student writes in the notebook
-    points: int
-    cases: Callable[[int, bool], list]  # (seed, hidden) -> cases
-    build: Callable[[list], Check]  # cases -> the Check
 
 
 # ---- pairwise_sq_distances -------------------------------------------------------------------------
@@ -105,24 +96,5 @@ EXERCISES: dict[str, Exercise] = {
 
 # ---- what the notebook calls ---------------------------------------------------------------------
 
-def _exercise(name: str) -> Exercise:
-    if name not in EXERCISES:
-        raise KeyError(f"lesson 00 has no exercise {name!r}; it has {', '.join(EXERCISES)}")
-    return EXERCISES[name]
-
-
-def make_check(name: str, hidden: bool = False) -> Check:
-    """The notebook's check: visible cases, or (``hidden``) the graded cell's larger set."""
-    exercise = _exercise(name)
-    return exercise.build(exercise.cases(HIDDEN_SEED if hidden else VISIBLE_SEED, hidden))
-
-
-def graded_check(seed: int = 0, cases: list | None = None, exercise: str = "") -> Check:
-    """The factory grader/lessons/00_tour.toml names: the hidden case set drawn from ``seed``."""
-    spec = _exercise(exercise)
-    return spec.build(cases if cases is not None else spec.cases(seed, True))
-
-
-def check(name: str, fn: Callable, hidden: bool = False) -> CheckResult:
-    """Compare ``fn`` with PyTorch and TensorFlow: the visible cases, or the graded (hidden) ones."""
-    return make_check(name, hidden).run(fn)
+_lesson = Lesson("00", EXERCISES, VISIBLE_SEED, HIDDEN_SEED)
+make_check, graded_check, check, grade = _lesson.make_check, _lesson.graded_check, _lesson.check, _lesson.grade
