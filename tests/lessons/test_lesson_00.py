@@ -1,7 +1,6 @@
 """Lesson 00 (tour): the notebooks run, grade to full marks / 0, and the warm-up's mistakes are diagnosed."""
 from __future__ import annotations
 
-import time
 import tomllib
 from pathlib import Path
 
@@ -11,6 +10,8 @@ import pytest
 
 from grader.lessons import lesson_00
 
+from notebook_run import nbgrader_meta, run_notebook
+
 REPO = Path(__file__).resolve().parents[2]
 LESSON = "00_tour"
 SOURCE = REPO / "solutions" / f"{LESSON}.ipynb"
@@ -18,36 +19,22 @@ RELEASED = REPO / "notebooks" / f"{LESSON}.ipynb"
 SPEC = REPO / "grader" / "lessons" / f"{LESSON}.toml"
 
 
-def _nbgrader(cell) -> dict:
-    return cell.metadata.get("nbgrader", {})
-
-
-def _run(path: Path, allow_errors: bool) -> tuple[nbformat.NotebookNode, float]:
-    from nbclient import NotebookClient
-
-    nb = nbformat.read(str(path), as_version=4)
-    start = time.perf_counter()
-    NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=allow_errors,
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
-    return nb, time.perf_counter() - start
-
-
 def _solution_function():
     namespace = {"np": np}
-    (cell,) = [c for c in nbformat.read(str(SOURCE), as_version=4).cells if _nbgrader(c).get("solution")]
+    (cell,) = [c for c in nbformat.read(str(SOURCE), as_version=4).cells if nbgrader_meta(c).get("solution")]
     exec(cell.source, namespace)
     return namespace["pairwise_sq_distances"]
 
 
 @pytest.mark.slow
 def test_solution_notebook_runs_headless_in_under_a_minute_without_errors_or_stderr():
-    nb, seconds = _run(SOURCE, allow_errors=True)
+    nb, seconds = run_notebook(SOURCE, allow_errors=True)
     assert seconds < 60, f"{SOURCE.name} took {seconds:.1f} s"
     outputs = [(c, o) for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     for cell, out in outputs:
-        assert out.output_type != "error", f"cell {_nbgrader(cell).get('grade_id')}: {out.ename}: {out.evalue}"
+        assert out.output_type != "error", f"cell {nbgrader_meta(cell).get('grade_id')}: {out.ename}: {out.evalue}"
         assert not (out.output_type == "stream" and out.name == "stderr"), out.text[:200]
-    (check,) = [c for c in nb.cells if _nbgrader(c).get("grade_id") == "check_pairwise_sq_distances"]
+    (check,) = [c for c in nb.cells if nbgrader_meta(c).get("grade_id") == "check_pairwise_sq_distances"]
     assert "PASSED" in check.outputs[0]["data"]["text/plain"]
     # the "how a check works" demo shows a failing verdict with its diagnosis
     assert any("NOT YET" in o.get("data", {}).get("text/plain", "") and "2x too large" in o["data"]["text/plain"]
@@ -56,10 +43,10 @@ def test_solution_notebook_runs_headless_in_under_a_minute_without_errors_or_std
 
 @pytest.mark.slow
 def test_released_notebook_runs_and_fails_only_at_the_exercise_stub():
-    nb, seconds = _run(RELEASED, allow_errors=True)
+    nb, seconds = run_notebook(RELEASED, allow_errors=True)
     assert seconds < 60
     errors = [(c, o) for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
-    assert [(_nbgrader(c).get("grade_id"), o.ename) for c, o in errors] == \
+    assert [(nbgrader_meta(c).get("grade_id"), o.ename) for c, o in errors] == \
         [("test_pairwise_sq_distances", "NotImplementedError")]
 
 
@@ -81,9 +68,9 @@ def test_release_is_up_to_date_and_autogrades_solution_full_and_release_zero():
 
 def test_spec_matches_the_notebook():
     (exercise,) = tomllib.loads(SPEC.read_text())["exercise"]
-    cells = {_nbgrader(c).get("grade_id"): c for c in nbformat.read(str(SOURCE), as_version=4).cells}
-    assert _nbgrader(cells[exercise["cells"][0]])["solution"]
-    assert _nbgrader(cells["test_" + exercise["id"]])["points"] == exercise["points"] == 1
+    cells = {nbgrader_meta(c).get("grade_id"): c for c in nbformat.read(str(SOURCE), as_version=4).cells}
+    assert nbgrader_meta(cells[exercise["cells"][0]])["solution"]
+    assert nbgrader_meta(cells["test_" + exercise["id"]])["points"] == exercise["points"] == 1
     assert exercise["strip"] == []  # the warm-up is not a piece of autograd_mini
 
 

@@ -5,7 +5,6 @@ and assert on the diagnosis a student would read.
 """
 from __future__ import annotations
 
-import time
 import tomllib
 from pathlib import Path
 
@@ -16,6 +15,8 @@ import pytest
 from autograd_mini.function import Context
 from grader.lessons import lesson_01
 
+from notebook_run import nbgrader_meta, run_notebook
+
 REPO = Path(__file__).resolve().parents[2]
 LESSON = "01_forward_pass"
 SOURCE = REPO / "solutions" / f"{LESSON}.ipynb"
@@ -23,34 +24,20 @@ RELEASED = REPO / "notebooks" / f"{LESSON}.ipynb"
 SPEC = REPO / "grader" / "lessons" / f"{LESSON}.toml"
 
 
-def _nbgrader(cell) -> dict:
-    return cell.metadata.get("nbgrader", {})
-
-
 def _solution_functions(path: Path = SOURCE) -> dict:
     """Run the solution cells of the notebook (not the whole notebook) and return what they define."""
     namespace = {"np": np, "Context": Context}
     for cell in nbformat.read(str(path), as_version=4).cells:
-        if cell.cell_type == "code" and _nbgrader(cell).get("solution"):
-            exec(compile(cell.source, f"<{_nbgrader(cell)['grade_id']}>", "exec"), namespace)
+        if cell.cell_type == "code" and nbgrader_meta(cell).get("solution"):
+            exec(compile(cell.source, f"<{nbgrader_meta(cell)['grade_id']}>", "exec"), namespace)
     return namespace
-
-
-def _run(path: Path, allow_errors: bool) -> tuple[nbformat.NotebookNode, float]:
-    from nbclient import NotebookClient
-
-    nb = nbformat.read(str(path), as_version=4)
-    start = time.perf_counter()
-    NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=allow_errors,
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
-    return nb, time.perf_counter() - start
 
 
 # ---- the notebooks ----------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def executed_solution():
-    return _run(SOURCE, allow_errors=True)
+    return run_notebook(SOURCE, allow_errors=True)
 
 
 @pytest.mark.slow
@@ -61,15 +48,15 @@ def test_solution_notebook_runs_headless_in_under_a_minute_without_errors_or_std
         if cell.cell_type != "code":
             continue
         for out in cell.outputs:
-            assert out.output_type != "error", f"cell {_nbgrader(cell).get('grade_id')}: {out.ename}: {out.evalue}"
+            assert out.output_type != "error", f"cell {nbgrader_meta(cell).get('grade_id')}: {out.ename}: {out.evalue}"
             assert not (out.output_type == "stream" and out.name == "stderr"), \
-                f"cell {_nbgrader(cell).get('grade_id')} wrote to stderr: {out.text[:200]}"
+                f"cell {nbgrader_meta(cell).get('grade_id')} wrote to stderr: {out.text[:200]}"
 
 
 @pytest.mark.slow
 def test_every_check_cell_of_the_solution_reports_passed_against_both_frameworks(executed_solution):
     nb, _ = executed_solution
-    checks = [c for c in nb.cells if _nbgrader(c).get("grade_id", "").startswith("check_")]
+    checks = [c for c in nb.cells if nbgrader_meta(c).get("grade_id", "").startswith("check_")]
     assert len(checks) == 6
     for cell in checks:
         text = "".join(o.get("data", {}).get("text/plain", "") for o in cell.outputs)
@@ -78,14 +65,14 @@ def test_every_check_cell_of_the_solution_reports_passed_against_both_frameworks
 
 @pytest.mark.slow
 def test_released_notebook_runs_and_fails_only_at_the_exercise_stubs():
-    nb, seconds = _run(RELEASED, allow_errors=True)
+    nb, seconds = run_notebook(RELEASED, allow_errors=True)
     assert seconds < 60
     errors = [(c, o) for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert errors, "the released notebook should fail at its stubs"
     for cell, out in errors:
         stub = out.ename == "NotImplementedError" or (out.ename == "AssertionError" and "not implemented" in out.evalue)
-        assert stub, f"cell {_nbgrader(cell).get('grade_id')}: {out.ename}: {out.evalue[:200]}"
-    graded_failures = {_nbgrader(c).get("grade_id") for c, _ in errors if _nbgrader(c).get("grade")}
+        assert stub, f"cell {nbgrader_meta(cell).get('grade_id')}: {out.ename}: {out.evalue[:200]}"
+    graded_failures = {nbgrader_meta(c).get("grade_id") for c, _ in errors if nbgrader_meta(c).get("grade")}
     assert graded_failures == {f"test_{e['id']}" for e in tomllib.loads(SPEC.read_text())["exercise"]}
 
 
@@ -113,7 +100,7 @@ def test_autograder_diagnoses_mistakes_in_a_submission_and_keeps_the_other_point
 
     nb = nbformat.read(str(SOURCE), as_version=4)
     for cell in nb.cells:
-        gid = _nbgrader(cell).get("grade_id")
+        gid = nbgrader_meta(cell).get("grade_id")
         if gid == "softmax_forward":
             cell.source = ("def softmax_forward(ctx, a, axis=-1):\n    e = np.exp(a)\n"
                            "    return e / e.sum(axis=axis, keepdims=True)\n")
@@ -134,13 +121,13 @@ def test_autograder_diagnoses_mistakes_in_a_submission_and_keeps_the_other_point
 
 def test_spec_points_cells_and_registry_names_match_the_notebook():
     spec = tomllib.loads(SPEC.read_text())["exercise"]
-    cells = {_nbgrader(c).get("grade_id"): c for c in nbformat.read(str(SOURCE), as_version=4).cells}
+    cells = {nbgrader_meta(c).get("grade_id"): c for c in nbformat.read(str(SOURCE), as_version=4).cells}
     for exercise in spec:
         (cell_id,) = exercise["cells"]
-        assert _nbgrader(cells[cell_id])["solution"]
+        assert nbgrader_meta(cells[cell_id])["solution"]
         assert f"def {exercise['function']}(" in cells[cell_id].source
         assert cells[cell_id].metadata["course"]["registry"] == exercise["args"]["exercise"] == exercise["strip"][0]
-        assert _nbgrader(cells[f"test_{exercise['id']}"])["points"] == exercise["points"]
+        assert nbgrader_meta(cells[f"test_{exercise['id']}"])["points"] == exercise["points"]
         assert lesson_01.EXERCISES[exercise["args"]["exercise"]].points == exercise["points"]
         assert lesson_01.EXERCISES[exercise["args"]["exercise"]].function == exercise["function"]
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import time
 from pathlib import Path
 
 import nbformat
@@ -21,6 +20,8 @@ from autograd_mini import numerical, value
 from autograd_mini.registry import reference_of
 from autograd_mini.value import graph_order, local_derivatives, topological_order
 from grader.lessons import lesson_02
+
+from notebook_run import run_notebook
 
 REPO = Path(__file__).resolve().parents[2]
 LESSON = "02_chain_rule"
@@ -266,16 +267,6 @@ def test_solution_cells_carry_the_reference_fenced_lines():
 
 # ---- the notebooks (slow) --------------------------------------------------------------------------
 
-def _run(path: Path):
-    from nbclient import NotebookClient
-
-    nb = nbformat.read(str(path), as_version=4)
-    start = time.perf_counter()
-    NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(REPO)}}).execute()
-    return nb, time.perf_counter() - start
-
-
 def _errors(nb):
     for cell in nb.cells:
         for out in cell.get("outputs", []):
@@ -285,7 +276,7 @@ def _errors(nb):
 
 @pytest.mark.slow
 def test_solution_notebook_runs_headless_and_passes_every_graded_cell():
-    nb, seconds = _run(SOURCE)
+    nb, seconds = run_notebook(SOURCE, allow_errors=True)
     assert not list(_errors(nb)), list(_errors(nb))
     assert seconds < 60, f"the solution notebook took {seconds:.0f} s"
     graded = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
@@ -305,7 +296,7 @@ def test_released_notebook_is_current_and_fails_only_at_the_stubs():
     assert RELEASE.read_text() == generate(SOURCE), "notebooks/ drifted: run `grader release 02_chain_rule`"
     text = RELEASE.read_text()
     assert "### BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text
-    nb, seconds = _run(RELEASE)
+    nb, seconds = run_notebook(RELEASE, allow_errors=True)
     errors = list(_errors(nb))
     assert errors, "the released notebook should stop at the unimplemented exercises"
     for grade_id, ename, evalue in errors:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import inspect
 import re
 import textwrap
-import time
 from pathlib import Path
 
 import nbformat
@@ -18,6 +17,8 @@ from autograd_mini.registry import active, reference_of
 from grader.config import Course
 from grader.lessons import lesson_03
 from grader.spec import load_spec
+
+from notebook_run import run_notebook
 
 REPO = Path(__file__).resolve().parents[2]
 LESSON = "03_tensor_backprop"
@@ -224,16 +225,6 @@ def test_checks_of_other_exercises_stand_on_a_trusted_unbroadcast():
 
 
 # ---- the notebooks, run headless ------------------------------------------------------------------------
-
-def run_notebook(path: Path, allow_errors: bool):
-    from nbclient import NotebookClient
-
-    nb = nbformat.read(str(path), as_version=4)
-    start = time.perf_counter()
-    NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=allow_errors,
-                   resources={"metadata": {"path": str(REPO)}}).execute()
-    return nb, time.perf_counter() - start
-
 
 @pytest.mark.slow
 def test_solution_notebook_runs_headless_in_under_a_minute_and_passes_every_graded_cell():
