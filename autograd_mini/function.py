@@ -31,7 +31,6 @@ def op(name: str) -> Callable[[type], type]:
     def register(cls: type) -> type:
         reference(f"{name}.forward")(cls.forward)
         reference(f"{name}.backward")(cls.backward)
-        cls.name = name
         return cls
 
     return register

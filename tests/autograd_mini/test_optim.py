@@ -38,9 +38,10 @@ def flat(arrays) -> np.ndarray:
 # ---- one trajectory per library: (STEPS, number of parameter entries) -----------------------------
 
 
-def mini_trajectory(make_optimizer, lr_at=None) -> np.ndarray:
-    params = [Tensor(p.copy(), requires_grad=True) for p in INITIAL]
-    constants = [Tensor(a) for a in (X, Y, H, C_TARGET)]
+def _trajectory(tensor, to_numpy, make_optimizer, lr_at=None) -> np.ndarray:
+    """The parameters after each of STEPS optimizer steps, in one library (``tensor`` builds its arrays)."""
+    params = [tensor(p.copy(), requires_grad=True) for p in INITIAL]
+    constants = [tensor(a) for a in (X, Y, H, C_TARGET)]
     optimizer = make_optimizer(params)
     rows = []
     for step in range(STEPS):
@@ -49,23 +50,16 @@ def mini_trajectory(make_optimizer, lr_at=None) -> np.ndarray:
         optimizer.zero_grad()
         loss_of(*constants, *params).backward()
         optimizer.step()
-        rows.append(flat(p.data for p in params))
+        rows.append(flat(to_numpy(p) for p in params))
     return np.array(rows)
+
+
+def mini_trajectory(make_optimizer, lr_at=None) -> np.ndarray:
+    return _trajectory(Tensor, lambda p: p.data, make_optimizer, lr_at)
 
 
 def torch_trajectory(make_optimizer, lr_at=None) -> np.ndarray:
-    params = [torch.tensor(p.copy(), requires_grad=True) for p in INITIAL]
-    constants = [torch.tensor(a) for a in (X, Y, H, C_TARGET)]
-    optimizer = make_optimizer(params)
-    rows = []
-    for step in range(STEPS):
-        if lr_at is not None:
-            optimizer.param_groups[0]["lr"] = lr_at(step)
-        optimizer.zero_grad()
-        loss_of(*constants, *params).backward()
-        optimizer.step()
-        rows.append(flat(p.detach().numpy() for p in params))
-    return np.array(rows)
+    return _trajectory(torch.tensor, lambda p: p.detach().numpy(), make_optimizer, lr_at)
 
 
 def keras_trajectory(optimizer, l2: float = 0.0, epsilon_at=None) -> np.ndarray:
