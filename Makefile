@@ -16,8 +16,11 @@ $(INSTALLED): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
+# Serve the whole repo (nbgrader's Validate and Assignments need the course dir inside the server's
+# root; passing a notebook's path would make notebooks/ the root) and open lesson 00.
 lab: setup
-	$(BIN)/jupyter lab $(ROOT_FLAG) --ip=127.0.0.1 notebooks/00_tour.ipynb
+	$(BIN)/jupyter lab $(ROOT_FLAG) --ip=127.0.0.1 --ServerApp.root_dir="$(CURDIR)" \
+		--LabApp.default_url=/lab/tree/notebooks/00_tour.ipynb
 
 # The browser tests drive Debian's Chromium (Playwright's own browser download is not used).
 browser:
