@@ -9,7 +9,9 @@ in JupyterLab 4 without ipympl and creating it headless (tests, nbclient) draws 
 """
 from __future__ import annotations
 
+import html
 import io
+import json
 from typing import Callable, Mapping
 
 import numpy as np
@@ -83,6 +85,7 @@ class ActivationExplorer:
         """Recompute both curves for the current dropdown and slider values, redraw, re-summarise."""
         name = self.function.value
         lo, hi = self.x_range.value
+        drawn_with = {"activation": name, "input x": [lo, hi]}  # keyed like the controls' labels
         if hi - lo < 1e-9:  # the slider allows an empty range; show a sliver around it instead
             lo, hi = lo - 0.5, hi + 0.5
         x, f, df = evaluate(name, lo, hi, overrides=self.overrides)
@@ -98,9 +101,10 @@ class ActivationExplorer:
         self.figure.savefig(buffer, format="png")
         self.image.value = buffer.getvalue()
         peak = int(np.argmax(df))
-        self.summary.value = (f"on [{lo:g}, {hi:g}]: {name} ranges over [{f.min():.4g}, {f.max():.4g}]; the derivative "
+        self.summary.value = (f'<span data-settings="{html.escape(json.dumps(drawn_with))}">'
+                              f"on [{lo:g}, {hi:g}]: {name} ranges over [{f.min():.4g}, {f.max():.4g}]; the derivative "
                               f"peaks at {df[peak]:.4g} (x = {x[peak]:.3g}) and is {df[0]:.3g} at the left edge, "
-                              f"{df[-1]:.3g} at the right edge")
+                              f"{df[-1]:.3g} at the right edge</span>")
 
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)

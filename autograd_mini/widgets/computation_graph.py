@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import html
 import inspect
+import json
 from typing import Callable, Mapping
 
 from ..registry import use
@@ -260,8 +261,13 @@ class ComputationGraph:
         tail = "  Done: every gradient is complete." if self.done else ""
         return head + "\n  " + "\n  ".join(self._updates) + ("\n" + tail if tail else "")
 
+    def settings_attribute(self) -> str:
+        """``data-settings="..."``: the inputs this drawing was made with, keyed like the sliders (JSON)."""
+        return f'data-settings="{html.escape(json.dumps(self.inputs))}"'
+
     def _html(self) -> str:
-        return (f'<div class="cg-graph">{self.svg()}</div><pre class="cg-status" style="margin:4px 0">'
+        return (f'<div class="cg-graph" {self.settings_attribute()}>{self.svg()}</div>'
+                f'<pre class="cg-status" style="margin:4px 0">'
                 f'{html.escape(self.status())}</pre>')
 
     # ---- the ipywidgets front end ----------------------------------------------------------------

@@ -1,23 +1,27 @@
-"""Gradient flow through a small MLP: how large is dL/dW at each layer?
+"""Signal and gradient flow through a small MLP: how large are the activations and dL/dW at each layer?
 
-A stack of ``depth`` square Linear layers (``width`` features, an activation after each) and a last
-Linear layer to one output; the loss is the mean output over a batch. Per layer, the widget shows the
-norm of the loss's gradient with respect to that layer's weight, on a log scale, and recomputes it as
-sliders change the input scale, the weight scale, the depth or the activation.
+A stack of ``depth`` square Linear layers (``width`` features, no bias, an activation after each) and a
+last Linear layer to one output; the loss is the mean output over a batch. Per layer, the widget shows
+the norm of the layer's output (the forward signal) and the norm of the loss's gradient with respect to
+the layer's weight (the backward signal), as bars on log scales and as a table, and recomputes both as
+the controls change the input scale, the weight scale, the depth or the activation.
 
-Programmatic use (what the tests and lesson 07 do)::
+Programmatic use (what the tests and lesson 03 do)::
 
     flow = GradientFlow(depth=6, activation="tanh")
-    flow.norms                        # array of ||dL/dW|| per layer, input side first
-    flow.set(weight_scale=2.0)        # recompute (the sliders call this too)
-    flow.widget()                     # sliders + the bar chart, for a notebook
+    flow.activation_norms             # ||h|| per layer, input side first (the last is the output)
+    flow.norms                        # ||dL/dW|| per layer, input side first
+    flow.set(weight_scale=2.0)        # recompute (the controls call this too)
+    flow.widget()                     # controls, the two bar charts and the table, for a notebook
 
 With ``implementations={...}`` every backward runs inside ``autograd_mini.use(implementations)``, so
 the bars come from the student's own backward rules.
 """
 from __future__ import annotations
 
+import html
 import io
+import json
 from typing import Callable, Mapping
 
 import numpy as np
@@ -60,17 +64,27 @@ def build_mlp(weights: list[tuple[np.ndarray, np.ndarray]], activation: str) -> 
     return Sequential(*layers)
 
 
-def gradient_norms(weights: list, x: np.ndarray, activation: str = "tanh",
-                   implementations: Mapping[str, Callable] | None = None) -> np.ndarray:
-    """||dL/dW|| (Frobenius) for every layer's weight, L = mean of the MLP's output on ``x``."""
+def layer_norms(weights: list, x: np.ndarray, activation: str = "tanh",
+                implementations: Mapping[str, Callable] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per layer, input side first: (||h||, ||dL/dW||), Frobenius norms over the batch.
+
+    h is the layer's output (after its activation; for the last layer, the network's output): the signal
+    of the forward pass. dL/dW is the gradient of L = mean of the MLP's output on ``x`` with respect to the
+    layer's weight: what the backward pass hands the optimizer.
+    """
     if activation not in ACTIVATIONS:
         raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(ACTIVATIONS)}")
     model = build_mlp(weights, activation)
+    outputs = []
     with use(dict(implementations or {})):
-        loss = model(Tensor(x)).mean()
-        loss.backward()
+        h = Tensor(x)
+        for i, layer in enumerate(model.layers):
+            h = layer(h)
+            if not isinstance(layer, Linear) or i == len(model.layers) - 1:
+                outputs.append(np.linalg.norm(h.data))
+        h.mean().backward()
     linears = [layer for layer in model.layers if isinstance(layer, Linear)]
-    return np.array([np.linalg.norm(layer.weight.grad) for layer in linears])
+    return np.array(outputs), np.array([np.linalg.norm(layer.weight.grad) for layer in linears])
 
 
 class GradientFlow:
@@ -85,7 +99,7 @@ class GradientFlow:
         self.input_scale, self.weight_scale, self.activation = input_scale, weight_scale, activation
         self.implementations = dict(implementations or {})
         self.sliders: dict = {}
-        self._image = None
+        self._image = self._table = None
         self.figure = None
         self._recompute()
 
@@ -113,29 +127,63 @@ class GradientFlow:
         return self.norms
 
     def _recompute(self) -> None:
-        self.norms = gradient_norms(self.weights(), self.input, self.activation, self.implementations)
+        self.activation_norms, self.norms = layer_norms(self.weights(), self.input, self.activation,
+                                                        self.implementations)
         if self._image is not None:
             self._image.value = self.png()
+            self._table.value = self.table_html()  # after the image: when the table is new, so is the image
+
+    @property
+    def signal_factor(self) -> float:
+        """How much one hidden layer multiplies ||h|| on average (geometric mean over the hidden layers)."""
+        hidden = self.activation_norms[:-1]
+        if len(hidden) < 2 or np.any(hidden <= 0):
+            return float("nan")
+        return float(np.exp(np.mean(np.diff(np.log(hidden)))))
 
     def summary(self) -> str:
+        signal = "" if np.isnan(self.signal_factor) else f"||h|| changes x{self.signal_factor:.3g} per hidden layer; "
         return (f"{self.activation}, depth {self.depth}, weights x{self.weight_scale:g}, input x{self.input_scale:g}: "
-                f"||dL/dW|| is {self.norms[0]:.1e} at layer 1 and {self.norms[-1]:.1e} at the output layer")
+                + signal
+                + f"||dL/dW|| is {self.norms[0]:.1e} at layer 1 and {self.norms[-1]:.1e} at the output layer "
+                f"(ratio {self.norms[-1] / self.norms[0]:.3g})")
+
+    def settings(self) -> dict:
+        """What the current drawing was made with, keyed like the controls' labels."""
+        return {"input scale": self.input_scale, "weight scale": self.weight_scale, "depth": self.depth,
+                "activation": self.activation}
+
+    def table_html(self) -> str:
+        """The numbers behind the bars, one row per layer, and ``data-settings`` (what they were computed with)."""
+        rows = "".join(
+            f"<tr><td>{label}</td><td>{h:.3g}</td><td>{ratio}</td><td>{g:.3g}</td></tr>"
+            for label, h, ratio, g in zip(self.labels(), self.activation_norms,
+                                          ["&ndash;"] + [f"x{b / a:.3g}" if a else "&ndash;" for a, b in
+                                                         zip(self.activation_norms, self.activation_norms[1:])],
+                                          self.norms))
+        return (f'<table class="gf-table" data-settings="{html.escape(json.dumps(self.settings()))}" '
+                f'style="font-family:monospace;font-size:12px">'
+                f"<tr><th>layer</th><th>||h||</th><th>vs layer before</th><th>||dL/dW||</th></tr>{rows}</table>")
+
+    def labels(self) -> list[str]:
+        return [f"{i + 1}" for i in range(self.depth)] + ["out"]
 
     # ---- drawing -------------------------------------------------------------------------------
     def draw(self):
-        """A matplotlib Figure (no pyplot, so nothing global): one bar per layer, log scale."""
+        """A matplotlib Figure (no pyplot, so nothing global): ||h|| and ||dL/dW|| per layer, log scales."""
         from matplotlib.figure import Figure
 
-        figure = Figure(figsize=(6.4, 3.2), dpi=80)
-        ax = figure.add_subplot()
-        labels = [f"{i + 1}" for i in range(len(self.norms) - 1)] + ["out"]
-        heights = np.maximum(self.norms, 1e-300)  # a log axis cannot show 0 (a dead ReLU stack)
-        ax.bar(range(len(heights)), heights, color="#3b75af", tick_label=labels)
-        ax.set_yscale("log")
-        ax.set_xlabel("layer (input side left)")
-        ax.set_ylabel("||dL/dW||")
-        ax.set_title(f"{self.activation}, depth {self.depth}, input x{self.input_scale:g}, "
-                     f"weights x{self.weight_scale:g}", fontsize=10)
+        figure = Figure(figsize=(8.4, 3.2), dpi=80)
+        forward, backward = figure.subplots(1, 2)
+        for ax, values, colour, name in ((forward, self.activation_norms, "#e08a2c", "||h||  (forward)"),
+                                         (backward, self.norms, "#3b75af", "||dL/dW||  (backward)")):
+            heights = np.maximum(values, 1e-300)  # a log axis cannot show 0 (a dead ReLU stack)
+            ax.bar(range(len(heights)), heights, color=colour, tick_label=self.labels())
+            ax.set_yscale("log")
+            ax.set_xlabel("layer (input side left)")
+            ax.set_ylabel(name)
+        figure.suptitle(f"{self.activation}, depth {self.depth}, input x{self.input_scale:g}, "
+                        f"weights x{self.weight_scale:g}", fontsize=10)
         figure.tight_layout()
         self.figure = figure
         return figure
@@ -149,7 +197,7 @@ class GradientFlow:
         return buffer.getvalue()
 
     def widget(self):
-        """Sliders for the settings and the bar chart as an image: works in JupyterLab and headless."""
+        """Controls for the settings, the bar charts as an image and the table: works in JupyterLab and headless."""
         import ipywidgets as w
 
         self.sliders = {
@@ -163,5 +211,6 @@ class GradientFlow:
         for name, control in self.sliders.items():
             control.observe(lambda change, name=name: self.set(**{name: change["new"]}), names="value")
         self._image = w.Image(value=self.png(), format="png")
+        self._table = w.HTML(self.table_html())
         return w.VBox([w.HBox([self.sliders["input_scale"], self.sliders["weight_scale"]]),
-                       w.HBox([self.sliders["depth"], self.sliders["activation"]]), self._image])
+                       w.HBox([self.sliders["depth"], self.sliders["activation"]]), self._image, self._table])
