@@ -63,7 +63,7 @@ def input_gradients(node, grad: np.ndarray) -> tuple:
             "first backward(); call backward(retain_graph=True) the first time if you need this"
         )
     grads = active[node.op + ".backward"](ctx, grad)
-    if not _retain_graph:
+    if not ctx.retain_graph:
         ctx.saved_tensors = None  # free what the forward kept, as PyTorch does
     if type(grads) is not tuple:
         grads = tuple(grads) if isinstance(grads, list) else (grads,)
@@ -89,15 +89,35 @@ def _check_gradient(op: str, i: int, parent, g) -> None:
         )
 
 
-_retain_graph = False
-
-
 def run_backward(root, grad: np.ndarray, retain_graph: bool) -> None:
-    """What ``Tensor.backward`` runs: the (possibly student-supplied) backward, freeing the graph
-    as it goes unless ``retain_graph``."""
-    global _retain_graph
-    _retain_graph = retain_graph
+    """What ``Tensor.backward`` runs: the (possibly student-supplied) backward.
+
+    ``input_gradients`` frees each node's saved arrays once its backward has run, unless the node's
+    context says ``retain_graph``: for ``backward(retain_graph=True)`` every context of this graph
+    says so for the duration of the call (the flag lives on the graph, not in a global).
+    """
+    if not retain_graph:
+        active["engine.backward"](root, grad)
+        return
+    contexts = _contexts(root)
+    for ctx in contexts:
+        ctx.retain_graph = True
     try:
         active["engine.backward"](root, grad)
     finally:
-        _retain_graph = False
+        for ctx in contexts:
+            ctx.retain_graph = False
+
+
+def _contexts(root) -> list:
+    """The context of every non-leaf node ``root`` depends on (iterative: deep graphs are fine)."""
+    contexts, seen, stack = [], {id(root)}, [root]
+    while stack:
+        node = stack.pop()
+        if node._ctx is not None:
+            contexts.append(node._ctx)
+        for parent in node.parents:
+            if id(parent) not in seen:
+                seen.add(id(parent))
+                stack.append(parent)
+    return contexts

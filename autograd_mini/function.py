@@ -17,6 +17,8 @@ from .registry import reference
 class Context:
     """Scratch space an op's forward leaves for its backward."""
 
+    retain_graph = False  # set for the duration of backward(retain_graph=True): keep saved_tensors
+
     def __init__(self, needs_input_grad: tuple[bool, ...] = ()):
         self.needs_input_grad = needs_input_grad
         self.saved_tensors: tuple = ()

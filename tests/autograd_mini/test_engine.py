@@ -150,6 +150,53 @@ def test_second_backward_without_retain_graph_raises_like_torch(torch):
         ty.backward()
 
 
+def test_backward_frees_the_saved_arrays_unless_retain_graph():
+    x = leaf()
+    y = x.exp() * x
+    y.sum().backward(retain_graph=True)
+    assert y._ctx.saved_tensors is not None and y.parents[0]._ctx.saved_tensors is not None
+    y.sum().backward()
+    assert y._ctx.saved_tensors is None and y.parents[0]._ctx.saved_tensors is None
+
+
+def test_retain_graph_holds_for_the_whole_call_even_when_an_op_runs_another_backward(torch, close):
+    """A backward nested inside another (here: inside mul's backward) must not end the outer one's retain_graph.
+
+    retain_graph travels with the graph, so the inner, non-retained backward frees only its own graph.
+    """
+    reference = autograd_mini.registry.reference_of("mul.backward")
+
+    def mul_backward_running_another_backward(ctx, grad):
+        other = leaf()
+        other.exp().sum().backward()
+        return reference(ctx, grad)
+
+    x = leaf()
+    y = (x * x).exp().sum()
+    with autograd_mini.use({"mul.backward": mul_backward_running_another_backward}):
+        y.backward(retain_graph=True)
+    y.backward()
+    tx = torch_leaf(torch)
+    ty = (tx * tx).exp().sum()
+    ty.backward(retain_graph=True)
+    ty.backward()
+    close(x.grad, tx.grad.numpy())
+
+
+def test_retain_graph_ends_with_its_call_even_when_backward_raises():
+    def broken_exp_backward(ctx, grad):
+        raise ArithmeticError("broken on purpose")
+
+    x = leaf()
+    y = (x * x).exp().sum()
+    with autograd_mini.use({"exp.backward": broken_exp_backward}):
+        with pytest.raises(ArithmeticError):
+            y.backward(retain_graph=True)
+    y.backward()  # not retained: frees the graph
+    with pytest.raises(RuntimeError, match="retain_graph"):
+        y.backward()
+
+
 # ---- backward's gradient argument --------------------------------------------------------------
 
 
