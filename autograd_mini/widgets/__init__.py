@@ -3,7 +3,8 @@
 Each widget's logic lives in its own module; a notebook only creates and displays it:
 
 * ``ActivationExplorer`` (``activation_explorer``, lesson 01): an activation and its derivative;
-* ``GradientFlow`` (``gradient_flow``): per-layer gradient norms through an MLP.
+* ``GradientFlow`` (``gradient_flow``, lesson 03): per-layer activation and gradient norms through an MLP;
+* ``ComputationGraph`` (``computation_graph``, lesson 02, imported from its module): a live scalar graph.
 
 Names are imported lazily, so importing one widget never imports (or breaks on) another.
 """

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
@@ -24,6 +23,7 @@ pytestmark = pytest.mark.e2e
 
 import e2e_course as course_files
 import e2e_lab as lab
+from e2e_widgets import drag_slider, wait_widget_settled
 
 JOURNEY_LESSON = "02_chain_rule"
 JOURNEY_EXERCISE = "numerical_gradient"
@@ -49,29 +49,6 @@ def open_lesson(page: Page, server, folder: str, lesson: str) -> Locator:
     folder_item.dblclick()
     expect(page.locator(".jp-BreadCrumbs")).to_contain_text(folder)
     return lab.open_from_file_browser(page, f"{lesson}.ipynb", server)
-
-
-def drag_slider(page: Page, slider: Locator, fraction: float) -> None:
-    """Drag the slider's (first) handle to ``fraction`` of its track, with the mouse."""
-    slider.scroll_into_view_if_needed()
-    handle = slider.locator(".noUi-handle").first
-    box, track = handle.bounding_box(), slider.locator(".noUi-target").bounding_box()
-    assert box and track, "slider has no size: it did not render"
-    y = box["y"] + box["height"] / 2
-    page.mouse.move(box["x"] + box["width"] / 2, y)
-    page.mouse.down()
-    page.mouse.move(track["x"] + track["width"] * fraction, y, steps=10)
-    page.mouse.up()
-
-
-def wait_pixels_change(target: Locator, before: bytes, timeout_s: float = 30) -> bytes:
-    deadline = time.time() + timeout_s
-    while time.time() < deadline:
-        now = target.screenshot()
-        if now != before:
-            return now
-        target.page.wait_for_timeout(250)
-    raise AssertionError("the widget's drawing did not change after moving the slider")
 
 
 def widget_cell_index(lesson_path, needle: str) -> int:
@@ -127,19 +104,22 @@ def test_lesson_02_journey(student_lab, new_page, shot):
     x_box = drawing.locator(".cg-node[data-label='x']")
     y_box = drawing.locator(".cg-node[data-label='y']")
     expect(x_box).to_have_count(1)
-    x_before, y_before = x_box.get_attribute("data-value"), y_box.get_attribute("data-value")
     view.scroll_into_view_if_needed()
-    pixels_before = view.screenshot()
+    before = wait_widget_settled(page, view, "the computation graph before the drag")
+    x_before, y_before = x_box.get_attribute("data-value"), y_box.get_attribute("data-value")
     shot(page, "14_student_graph_before_slider")
 
     x_slider = view.locator(".widget-slider", has=page.locator(".widget-label", has_text=re.compile(r"^x$"))).first
     drag_slider(page, x_slider, 0.85)
-    expect(x_box).not_to_have_attribute("data-value", x_before, timeout=15_000)
-    expect(y_box).not_to_have_attribute("data-value", y_before)
-    readout = x_slider.locator(".widget-readout")
-    assert abs(float(readout.inner_text()) - float(x_box.get_attribute("data-value"))) < 1e-9, \
-        "the slider's readout and the drawn value of x disagree"
-    wait_pixels_change(view, pixels_before)
+    # the drag sends a value per mouse step: wait for the last one to be drawn, not for the first change
+    after = wait_widget_settled(page, view, "the computation graph after dragging x")
+    readout = x_slider.locator(".widget-readout").inner_text()
+    drawn_x = x_box.get_attribute("data-value")
+    assert f"{float(drawn_x):.2f}" == readout, \
+        f"the slider's readout ({readout}) and the drawn value of x ({drawn_x}) disagree"
+    assert drawn_x != x_before, f"x is still drawn as {x_before} after the drag (readout {readout})"
+    assert y_box.get_attribute("data-value") != y_before, "x changed but y = tanh(x*w + b)*x did not"
+    assert after.pixels != before.pixels, "the widget's drawing did not change after moving the slider"
     shot(page, "15_student_graph_after_slider")
 
     expect(drawing.locator(".cg-highlight")).to_have_count(0)
@@ -206,9 +186,12 @@ def test_completed_lesson(lesson, student_lab, new_page, shot, artifacts):
         assert box and box["height"] > 40, f"{lesson}: widget {k} rendered as an empty box ({box})"
         sliders = view.locator(".widget-slider")
         if sliders.count():
-            before = view.screenshot()
+            before = wait_widget_settled(page, view, f"{lesson}: widget {k} before the drag")
             drag_slider(page, sliders.first, 0.8)
-            wait_pixels_change(view, before)
+            after = wait_widget_settled(page, view, f"{lesson}: widget {k} after the drag")
+            assert after.settings != before.settings, \
+                f"{lesson}: widget {k} still drawn with {before.settings} after the drag"
+            assert after.pixels != before.pixels, f"{lesson}: widget {k}'s drawing did not change after the drag"
             shot(view, f"21_{lesson}_widget{k}_after_slider")
 
     # nbgrader's Validate button
