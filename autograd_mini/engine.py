@@ -57,14 +57,16 @@ def backward(root, grad: np.ndarray) -> None:
 def input_gradients(node, grad: np.ndarray) -> tuple:
     """Call the op's backward for ``node`` and check that it returned one well-shaped gradient per input."""
     ctx = node._ctx
-    if ctx.saved_tensors is None:
+    saved = ctx.saved_tensors
+    if saved is None:
         raise RuntimeError(
-            "trying to backward through the graph a second time: its saved values were freed by the "
-            "first backward(); call backward(retain_graph=True) the first time if you need this"
+            f"trying to backward through the graph a second time: the arrays {node.op} saved for backward "
+            "were freed by the first backward(); call backward(retain_graph=True) the first time if you need this"
         )
     grads = active[node.op + ".backward"](ctx, grad)
-    if not ctx.retain_graph:
-        ctx.saved_tensors = None  # free what the forward kept, as PyTorch does
+    if saved and not ctx.retain_graph:
+        # Free what the forward kept, as PyTorch does; an op that saved nothing (sum, add) stays reusable.
+        ctx.saved_tensors = None
     if type(grads) is not tuple:
         grads = tuple(grads) if isinstance(grads, list) else (grads,)
     parents = node.parents

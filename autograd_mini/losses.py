@@ -170,15 +170,16 @@ class NLLLoss:
 
     @staticmethod
     def forward(ctx, log_probs, target, reduction):
-        rows = np.arange(len(target))
-        ctx.shape, ctx.picked, ctx.reduction = log_probs.shape, (rows, target), reduction
-        losses = -log_probs[rows, target]
+        ctx.save_for_backward(target)  # saved, as PyTorch saves it: a second backward needs retain_graph
+        ctx.shape, ctx.reduction = log_probs.shape, reduction
+        losses = -log_probs[np.arange(len(target)), target]
         return losses if reduction == "none" else losses.sum() / (len(target) if reduction == "mean" else 1)
 
     @staticmethod
     def backward(ctx, grad):
+        (target,) = ctx.saved_tensors
         full = np.zeros(ctx.shape, dtype=grad.dtype)
-        full[ctx.picked] = -grad / len(ctx.picked[0]) if ctx.reduction == "mean" else -grad
+        full[np.arange(len(target)), target] = -grad / len(target) if ctx.reduction == "mean" else -grad
         return (full,)
 
 

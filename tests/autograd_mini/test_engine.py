@@ -150,6 +150,37 @@ def test_second_backward_without_retain_graph_raises_like_torch(torch):
         ty.backward()
 
 
+SAVES_NOTHING = {
+    "sum": lambda x: x.sum(),
+    "add, mean": lambda x: (x + 1.0).mean(),
+    "sub, neg, reshape, transpose, index": lambda x: (-(x - 2.0)).reshape(3, 2).T[1].sum(),
+}
+
+
+@pytest.mark.parametrize("graph", SAVES_NOTHING.values(), ids=SAVES_NOTHING.keys())
+def test_second_backward_through_ops_that_saved_nothing_is_allowed_like_torch(torch, close, graph):
+    x = leaf()
+    y = graph(x)
+    y.backward()
+    y.backward()
+    tx = torch_leaf(torch)
+    ty = graph(tx)
+    ty.backward()
+    ty.backward()
+    close(x.grad, tx.grad.numpy())
+
+
+def test_second_backward_through_nll_loss_raises_like_torch(torch):
+    y = autograd_mini.losses.nll_loss(leaf(), np.array([2, 0]))
+    y.backward()
+    with pytest.raises(RuntimeError, match="nll_loss saved.*retain_graph"):
+        y.backward()
+    ty = torch.nn.functional.nll_loss(torch_leaf(torch), torch.tensor([2, 0]))
+    ty.backward()
+    with pytest.raises(RuntimeError, match="retain_graph"):
+        ty.backward()
+
+
 def test_backward_frees_the_saved_arrays_unless_retain_graph():
     x = leaf()
     y = x.exp() * x
