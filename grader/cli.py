@@ -104,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         from grader.pipeline.autograde import autograde
 
         counts = autograde(course, args.lessons or None, workers=args.workers, limits=_limits_of(args), force=args.force)
-        return 1 if counts["formgrader"]["problems"] else 0  # grades are saved, but the formgrader is stale
+        # 1: some submission is NOT GRADED, or the formgrader is stale (the grades that were made are saved)
+        return 1 if counts["failed"] or counts["formgrader"]["problems"] else 0
     if args.verb == "feedback":
         from grader.pipeline.feedback import feedback
 

@@ -1,6 +1,7 @@
 """Grade every collected submission: parallel sandboxes, resumable, one gradebook transaction each."""
 from __future__ import annotations
 
+import json
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -11,6 +12,7 @@ from queue import Queue
 from grader.config import Course
 from grader.pipeline import formgrader, grade
 from grader.pipeline.gradebook import Gradebook
+from grader.pipeline.report import terminal_text
 from grader.sandbox.launch import Limits
 from grader.spec import load_spec
 
@@ -33,6 +35,30 @@ def find_submissions(course: Course, lessons: list[str] | None = None) -> list[P
     return found
 
 
+def _short(value, limit: int = 60) -> str:
+    text = terminal_text(repr(value))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def metadata_problem(path: Path) -> str:
+    """What is wrong with a submission's nbgrader cell metadata ('' if nothing): a grade_id that is not a text."""
+    try:
+        cells = json.loads(Path(path).read_bytes().decode("utf-8"))["cells"]
+    except Exception:  # not a notebook at all: grading scores it 0 and says so
+        return ""
+    for index, cell in enumerate(cells if isinstance(cells, list) else [], 1):
+        meta = cell.get("metadata") if isinstance(cell, dict) else None
+        nbgrader = meta.get("nbgrader") if isinstance(meta, dict) else None
+        if nbgrader is None:
+            continue
+        if not isinstance(nbgrader, dict):
+            return f"cell {index}: its nbgrader metadata is a {type(nbgrader).__name__} ({_short(nbgrader)}), not a table"
+        grade_id = nbgrader.get("grade_id")
+        if grade_id is not None and not isinstance(grade_id, str):
+            return f"cell {index}: its nbgrader grade_id is a {type(grade_id).__name__} ({_short(grade_id)}), not a text"
+    return ""
+
+
 class Progress:
     def __init__(self, total: int, stream=sys.stderr):
         self.total, self.done, self.stream, self.start = total, 0, stream, time.time()
@@ -51,11 +77,13 @@ class Progress:
 
 def autograde(course: Course, lessons: list[str] | None = None, workers: int = 2, limits: Limits | None = None,
               force: bool = False, progress: bool = True, log=print) -> dict:
-    """Grade what is new or changed. Returns counts: graded, skipped, unknown (no spec for the lesson)."""
+    """Grade what is new or changed. Returns counts: graded, failed (not graded, each logged with its reason),
+    skipped (unchanged), unknown (no spec for the lesson)."""
     limits = limits or Limits()
     secret = course.secret()
     specs = {}
     todo, skipped, unknown = [], 0, 0
+    failed: list[str] = []
     with Gradebook(course.gradebook) as book:
         for item in find_submissions(course, lessons):
             if item.lesson not in specs:
@@ -67,9 +95,13 @@ def autograde(course: Course, lessons: list[str] | None = None, workers: int = 2
             if not force and book.is_current(item.student, item.lesson, grade.file_sha256(item.path), spec.digest):
                 skipped += 1
                 continue
+            damaged = metadata_problem(item.path)
+            if damaged:
+                failed.append(f"{item.student}/{item.lesson}: the notebook's nbgrader metadata is damaged, {damaged} "
+                              "(the student should copy their code into a fresh copy of the released notebook)")
+                continue
             todo.append(item)
         bar = Progress(len(todo)) if progress and todo else None
-        failed: list[str] = []
         slots: Queue = Queue()
         for slot in range(max(workers, 1)):
             slots.put(slot)
@@ -81,9 +113,9 @@ def autograde(course: Course, lessons: list[str] | None = None, workers: int = 2
             finally:
                 slots.put(slot)
 
-        started = time.time()
+        started, attempted = time.time(), len(todo) + len(failed)
         with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
-            futures = []
+            futures = {}
             for item in todo:
                 spec = specs[item.lesson]
                 try:
@@ -91,26 +123,28 @@ def autograde(course: Course, lessons: list[str] | None = None, workers: int = 2
                                         grade.seed_for(secret, item.student, item.lesson), limits)
                 except Exception as error:  # a grader-side failure: report, leave ungraded, go on
                     failed.append(f"{item.student}/{item.lesson}: could not prepare ({type(error).__name__}: {error})")
+                    if bar:
+                        bar.step(f"{item.student}/{item.lesson}")
                     continue
-                futures.append(pool.submit(sandbox, job))
+                futures[pool.submit(sandbox, job)] = job
             for future in as_completed(futures):
-                job = future.result()
+                job = futures[future]
                 try:
-                    book.record(grade.judge(job), job.spec.digest)
-                except Exception as error:
-                    failed.append(f"{job.student}/{job.lesson}: could not judge ({type(error).__name__}: {error})")
+                    book.record(grade.judge(future.result()), job.spec.digest)
+                except Exception as error:  # the sandbox did not start, or judging failed: the batch goes on
+                    failed.append(f"{job.student}/{job.lesson}: could not grade ({type(error).__name__}: {error})")
                 finally:
                     grade.cleanup(job)
                 if bar:
                     bar.step(f"{job.student}/{job.lesson}")
         elapsed = time.time() - started
     for line in failed:
-        log(f"  NOT GRADED (grader error, will be retried): {line}")
-    if todo:
-        log(f"graded {len(todo)} submission(s) in {elapsed:.1f}s with {workers} worker(s); "
-            f"{skipped} unchanged, {unknown} without a grading spec")
+        log(f"  NOT GRADED (retried on the next run): {line}")
+    if attempted:
+        log(f"graded {attempted - len(failed)} submission(s), {len(failed)} NOT GRADED, in {elapsed:.1f}s with "
+            f"{workers} worker(s); {skipped} unchanged, {unknown} without a grading spec")
     else:
         log(f"nothing new to grade ({skipped} unchanged, {unknown} without a grading spec)")
     mirrored = formgrader.sync(course, lessons, log=log)  # nbgrader.db, for the formgrader
-    return {"graded": len(todo) - len(failed), "failed": len(failed), "skipped": skipped, "unknown": unknown,
-            "seconds": elapsed if todo else 0.0, "formgrader": mirrored}
+    return {"graded": attempted - len(failed), "failed": len(failed), "skipped": skipped, "unknown": unknown,
+            "seconds": elapsed if attempted else 0.0, "formgrader": mirrored}

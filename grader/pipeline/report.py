@@ -1,12 +1,73 @@
-"""``grader report``: grades.csv for the LMS, and a per-exercise summary (table + PNG)."""
+"""``grader report``: grades.csv for the LMS, and a per-exercise summary (table + PNG).
+
+Reports are data, not commands: a mistake name is one of the grader's own keys (:func:`known_mistakes`)
+or ``other``; what goes to the terminal has no control characters (no ANSI escapes); a CSV cell that a
+spreadsheet would read as a formula (``= + - @``, tab, CR first) is prefixed with ``'``.
+"""
 from __future__ import annotations
 
+import ast
 import csv
+import functools
+import re
+import unicodedata
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import grader
 from grader.config import Course
 from grader.pipeline.gradebook import Gradebook
+
+_KEY = re.compile(r"[a-z][a-z0-9_]{0,39}")
+_KEY_CALLS = {"Mistake", "Failure"}  # their first argument is a mistake key / failure kind
+_KEY_TABLES = {"HINTS", "messages", "FAILURE_KINDS"}  # dicts whose keys are mistake keys
+_ANSI = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|[@-Z\\-_])")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _keys_in(source: str) -> set[str]:
+    """Mistake keys written in one module of the grader: Mistake("key", ...), Failure("kind", ...),
+    ``return "key", message``, CheckResult(..., "key") and the keys of the HINTS / messages tables."""
+    keys = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and node.args:
+            name = getattr(node.func, "id", getattr(node.func, "attr", ""))
+            arg = node.args[0] if name in _KEY_CALLS else node.args[5] if name == "CheckResult" and len(node.args) > 5 else None
+            if isinstance(arg, ast.Constant):
+                keys.add(arg.value)
+        elif isinstance(node, ast.Return) and isinstance(node.value, ast.Tuple) and node.value.elts:
+            if isinstance(node.value.elts[0], ast.Constant):
+                keys.add(node.value.elts[0].value)
+        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Dict):
+            if any(getattr(t, "id", None) in _KEY_TABLES for t in node.targets):
+                keys.update(k.value for k in node.value.keys if isinstance(k, ast.Constant))
+    return {k for k in keys if isinstance(k, str) and _KEY.fullmatch(k)}
+
+
+@functools.cache
+def known_mistakes() -> frozenset[str]:
+    """Every mistake key the grader itself writes: failure kinds, diagnoses and hint codes of grader.checks and
+    its harness, the lessons' Mistake keys, and the grade step's own (read from their source, never run)."""
+    package = Path(grader.__file__).parent
+    files = [*package.glob("checks/*.py"), *package.glob("harness/*.py"), *package.glob("lessons/*.py"),
+             package / "pipeline" / "grade.py"]
+    return frozenset().union(*(_keys_in(f.read_text()) for f in files if f.is_file()))
+
+
+def mistake_name(raw) -> str:
+    """The mistake as reports show it: one of :func:`known_mistakes`, else ``other``."""
+    return raw if isinstance(raw, str) and raw in known_mistakes() else "other"
+
+
+def terminal_text(value) -> str:
+    """``value`` without ANSI escapes or other control / format characters (safe to print)."""
+    text = _ANSI.sub("", str(value))
+    return "".join(ch if unicodedata.category(ch)[0] != "C" else " " if ch in "\t\n\r" else "" for ch in text)
+
+
+def csv_cell(value):
+    """A spreadsheet-safe cell: text starting like a formula gets a leading ``'``."""
+    return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_START) else value
 
 
 def grades_table(book: Gradebook) -> tuple[list[str], list[list]]:
@@ -27,7 +88,7 @@ def exercise_summary(book: Gradebook) -> list[dict]:
         groups[(g["lesson"], g["exercise"])].append(g)
     summary = []
     for (lesson, exercise), rows in sorted(groups.items()):
-        mistakes = Counter(r["mistake"] for r in rows if r["mistake"])
+        mistakes = Counter(mistake_name(r["mistake"]) for r in rows if r["mistake"])
         summary.append({
             "lesson": lesson, "exercise": exercise, "students": len(rows),
             "mean_points": sum(r["points"] for r in rows) / len(rows), "max_points": rows[0]["max_points"],
@@ -62,18 +123,24 @@ def report(course: Course, log=print) -> dict[str, Path]:
     with Gradebook(course.gradebook) as book:
         header, rows = grades_table(book)
         summary = exercise_summary(book)
+        problems = [(s["student"], s["lesson"], s["problem"]) for s in book.submissions() if s["problem"]]
+        count = len(book.submissions())
     with open(paths["grades"], "w", newline="") as f:
-        csv.writer(f).writerows([header, *rows])
+        csv.writer(f).writerows([[csv_cell(v) for v in row] for row in [header, *rows]])
     keys = ["lesson", "exercise", "students", "mean_points", "max_points", "passed", "mistakes"]
     with open(paths["summary"], "w", newline="") as f:
         writer = csv.DictWriter(f, keys)
         writer.writeheader()
-        writer.writerows(summary)
+        writer.writerows({k: csv_cell(v) for k, v in s.items()} for s in summary)
     _plot(summary, paths["plot"])
-    width = max([len(f"{s['lesson']}/{s['exercise']}") for s in summary] + [8])
+    labels = [terminal_text(f"{s['lesson']}/{s['exercise']}") for s in summary]
+    width = max([len(label) for label in labels] + [8])
     log(f"{'exercise':<{width}}  {'mean':>5} / max  passed  mistakes")
-    for s in summary:
-        log(f"{s['lesson'] + '/' + s['exercise']:<{width}}  {s['mean_points']:5.2f} / {s['max_points']:<3g}"
-            f"  {s['passed']:>3}/{s['students']:<3} {s['mistakes']}")
+    for label, s in zip(labels, summary):
+        log(f"{label:<{width}}  {s['mean_points']:5.2f} / {s['max_points']:<3g}"
+            f"  {s['passed']:>3}/{s['students']:<3} {terminal_text(s['mistakes'])}")
+    log(f"{count} graded submission(s); {len(problems)} with a problem for the whole notebook")
+    for student, lesson, problem in problems:
+        log(terminal_text(f"  {student}/{lesson}: {problem}"))
     log(f"wrote {paths['grades']}, {paths['summary']}, {paths['plot']}")
     return paths
