@@ -6,7 +6,7 @@ import numpy as np
 from ..function import op
 
 
-def _restore_reduced_axes(grad, shape, axis, keepdims):
+def restore_reduced_axes(grad, shape, axis, keepdims):
     """Put back the reduced axes as size 1 so ``grad`` broadcasts against the input."""
     if keepdims or axis is None and grad.ndim == len(shape):
         return grad
@@ -24,7 +24,7 @@ class Sum:
     @staticmethod
     def backward(ctx, grad):
         ### BEGIN SOLUTION
-        grad = _restore_reduced_axes(grad, ctx.shape, ctx.axis, ctx.keepdims)
+        grad = restore_reduced_axes(grad, ctx.shape, ctx.axis, ctx.keepdims)
         return (np.broadcast_to(grad, ctx.shape).copy(),)
         ### END SOLUTION
 
@@ -41,7 +41,7 @@ class Mean:
     @staticmethod
     def backward(ctx, grad):
         ### BEGIN SOLUTION
-        grad = _restore_reduced_axes(grad, ctx.shape, ctx.axis, ctx.keepdims)
+        grad = restore_reduced_axes(grad, ctx.shape, ctx.axis, ctx.keepdims)
         return (np.broadcast_to(grad / ctx.count, ctx.shape).copy(),)
         ### END SOLUTION
 
@@ -62,8 +62,8 @@ class Max:
         a, out = ctx.saved_tensors
         ### BEGIN SOLUTION
         # Ties share the gradient equally (what torch.amax and tf.reduce_max do).
-        out = _restore_reduced_axes(out, a.shape, ctx.axis, ctx.keepdims)
-        grad = _restore_reduced_axes(grad, a.shape, ctx.axis, ctx.keepdims)
+        out = restore_reduced_axes(out, a.shape, ctx.axis, ctx.keepdims)
+        grad = restore_reduced_axes(grad, a.shape, ctx.axis, ctx.keepdims)
         winners = a == out
         return (winners * grad / winners.sum(axis=ctx.axis, keepdims=True, dtype=grad.dtype),)
         ### END SOLUTION

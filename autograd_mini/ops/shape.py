@@ -34,7 +34,7 @@ class Transpose:
         ### END SOLUTION
 
 
-def _is_basic(index) -> bool:
+def is_basic_index(index) -> bool:
     """Basic indexing (ints, slices, None, ...) never selects an element twice."""
     parts = index if isinstance(index, tuple) else (index,)
     return all(isinstance(p, (int, np.integer, slice)) or p is None or p is Ellipsis for p in parts)
@@ -51,7 +51,7 @@ class GetItem:
     def backward(ctx, grad):
         ### BEGIN SOLUTION
         full = np.zeros(ctx.shape, dtype=grad.dtype)
-        if _is_basic(ctx.index):
+        if is_basic_index(ctx.index):
             full[ctx.index] = grad
         else:
             np.add.at(full, ctx.index, grad)  # an element picked twice receives both gradients

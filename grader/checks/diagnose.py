@@ -11,6 +11,8 @@ from typing import Callable
 
 import numpy as np
 
+from grader.harness.calls import HINTS
+
 
 @dataclass
 class Mistake:
@@ -21,23 +23,52 @@ class Mistake:
     wrong: Callable  # Case -> array or tuple of arrays (numpy only)
 
 
-FAILURE_KINDS = {
-    "not_implemented": "not_implemented",
-    "exception": "exception",
-    "returned_none": "returned_none",
-    "framework_object": "framework_object",
-    "wrong_type": "wrong_type",
-    "not_callable": "missing",
-    "missing": "missing",
-    "timeout": "timeout",
-    "uses_reference": "uses_reference",
-    "crashed": "crashed",
-    "output_flood": "output_flood",
-}
+def explain_failure(failure, case=None) -> tuple[str, str]:
+    """(mistake key, message) for a call that produced nothing to compare, in the grader's own words.
 
-
-def explain_failure(failure) -> tuple[str, str]:
-    return FAILURE_KINDS.get(failure.kind, failure.kind), failure.message
+    Only the kind, a hint code (looked up in the harness's HINTS), numbers, and the student's own
+    exception type, text and line come from the student's side; every sentence is written here.
+    """
+    where = f" (line {failure.line} of your cell)" if failure.line else ""
+    inputs = f" on inputs {case.describe()}" if case is not None else ""
+    kind = failure.kind
+    if kind == "hint":
+        template = HINTS.get(failure.code)
+        if template is None:
+            return "exception", "your function failed" + where
+        try:
+            return failure.code, template.format(**failure.values) + where
+        except (KeyError, IndexError, ValueError):
+            return failure.code, template.split("{")[0].rstrip(" :(") + where
+    messages = {
+        "not_implemented": "not implemented yet: write your code in the exercise cell (replace "
+                           "`raise NotImplementedError()`)",
+        "uses_reference": f"your code calls autograd_mini's own {failure.error_text or 'reference'}, which is "
+                          "what this exercise asks you to write: it is not available while grading",
+        "exception": f"your function raised {failure.error_type or 'an exception'}: {failure.error_text}{where}"
+                     f"{inputs}" if failure.code != "cell" else
+                     f"the exercise cell raised {failure.error_type}: {failure.error_text}, so the function was "
+                     "not defined",
+        "recursion": "RecursionError: your function calls itself too deeply (Python stops at about 1,000 "
+                     f"nested calls): use a loop{where}",
+        "memory": "MemoryError: your function used too much memory",
+        "returned_none": ("one of the values you returned is None: every input needs its gradient"
+                          if failure.code == "one_of_several" else
+                          "your function returned None: did you forget the `return` statement?"),
+        "framework_object": f"your function returned a {failure.error_type} from PyTorch/TensorFlow: return a "
+                            "numpy array (compute with numpy; the frameworks are only the reference here)",
+        "wrong_type": (f"your function returned an autograd_mini {failure.error_type}: return the numpy array "
+                       "inside it (its .data)" if failure.code == "autograd_mini" else
+                       f"your function returned a {failure.error_type or 'value'}, not a numpy array"),
+        "missing": "the function is not defined: keep the exercise cell and the function's name as given",
+        "timeout": ("the exercise cell ran past the time limit" if failure.code == "cell" else
+                    "your function ran past the time limit (an infinite loop?)"),
+        "crashed": "the grading run stopped before this exercise finished (time or memory limit, or the "
+                   "process was killed)",
+        "output_flood": "your code printed more than 1 MB while being graded: remove the prints from the "
+                        "exercise cell and the function",
+    }
+    return kind, messages.get(kind, messages["crashed"])
 
 
 def _close(a, b, rtol, atol) -> bool:
@@ -76,8 +107,11 @@ def _reduce_to(grad: np.ndarray, shape: tuple) -> np.ndarray | None:
 
 
 def diagnose(student: list, reference: list, cases: list, mistakes, rtol: float, atol: float,
-             what: str = "result") -> tuple[str, str]:
-    """(mistake key, message) for the first rule that explains the difference."""
+             what: str = "result", focus: int = 0) -> tuple[str, str]:
+    """(mistake key, message) for the first rule that explains the difference; rules that point at one
+    case speak of ``focus`` (the simplest failing case) first."""
+    order = [focus] + [k for k in range(len(cases)) if k != focus]
+    student, reference, cases = [student[k] for k in order], [reference[k] for k in order], [cases[k] for k in order]
     loose_r, loose_a = max(rtol, 1e-7), max(atol, 1e-9)
     n_out = len(reference[0])
     if any(len(s) != len(r) for s, r in zip(student, reference)):
@@ -116,7 +150,8 @@ def diagnose(student: list, reference: list, cases: list, mistakes, rtol: float,
             if reduced is not None:
                 tail = " It matches after summing." if _close(reduced, r, loose_r, loose_a) else ""
                 return "unreduced", (f"{label} has shape {s.shape} but the input had shape {r.shape}: the input was "
-                                     "broadcast, so sum the gradient over the broadcast axes (unbroadcast)." + tail)
+                                     "broadcast, so sum the gradient over the axes broadcasting added in front and "
+                                     "over the size-1 axes it stretched (keepdims)." + tail)
             if s.ndim == 2 and s.T.shape == r.shape:
                 return "transposed", (f"{label} has shape {s.shape}, expected {r.shape}: it looks transposed "
                                       "(check which side of the matmul gets .T).")
@@ -133,6 +168,7 @@ def diagnose(student: list, reference: list, cases: list, mistakes, rtol: float,
     if factor is not None:
         return factor
 
+    # the simplest failing case comes first (``focus``): point at its largest difference
     worst_case, worst_index, worst = 0, None, -1.0
     for c, (s_case, r_case) in enumerate(zip(student, reference)):
         for k, (s, r) in enumerate(zip(s_case, r_case)):
@@ -141,11 +177,13 @@ def diagnose(student: list, reference: list, cases: list, mistakes, rtol: float,
             if d.size and d.max() > worst:
                 worst, worst_case = float(d.max()), c
                 worst_index = (k, np.unravel_index(int(np.argmax(d)), d.shape))
+        if worst > rtol:
+            break
     k, idx = worst_index
     s, r = student[worst_case][k][idx], reference[worst_case][k][idx]
     where = f"output {k + 1}" if n_out > 1 else f"your {what}"
-    return "mismatch", (f"{where} differs from PyTorch's: at index {tuple(int(i) for i in idx)} of case "
-                        f"{worst_case + 1} ({cases[worst_case].describe()}) you have {s:.6g}, PyTorch has {r:.6g}.")
+    return "mismatch", (f"{where} differs from PyTorch's on inputs {cases[worst_case].describe()}: at index "
+                        f"{tuple(int(i) for i in idx)} you have {s:.6g}, PyTorch has {r:.6g}.")
 
 
 def _common_factor(student, reference, cases, rtol, atol):
@@ -170,11 +208,9 @@ def _common_factor(student, reference, cases, rtol, atol):
         if frac == -1:
             return "sign", "your result has the wrong sign everywhere (a - where a + belongs, or the other way round)."
         if frac == 2:
-            return "factor", ("your result is exactly 2x too large. The derivative of x**2 is 2x, and MSE's gradient "
-                              "carries the 2 unless a 1/2 was put in front: check where a factor 2 comes from.")
+            return "factor", "your result is exactly 2x too large: check where a factor 2 comes from."
         if frac == Fraction(1, 2):
-            return "factor", ("your result is exactly 2x too small: did you divide by 2, or forget that the "
-                              "derivative of x**2 is 2x?")
+            return "factor", "your result is exactly 2x too small: check where a division by 2 comes from."
         if frac.denominator == 1:
             return "factor", f"your result is exactly {frac.numerator}x too large."
         if frac.numerator == 1:

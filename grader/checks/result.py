@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import html
+
+import numpy as np
 from dataclasses import dataclass, field
 
 
@@ -15,14 +17,14 @@ class CheckResult:
 
     name: str
     passed: bool
-    max_rel_error: float
+    max_rel_error: float | None  # None: nothing was compared (the call failed)
     diagnosis: str = ""
     lines: list[str] = field(default_factory=list)
     mistake: str | None = None
 
     def message(self) -> str:
         head = f"{self.name}: " + ("PASSED" if self.passed else "NOT YET")
-        if self.max_rel_error == self.max_rel_error and self.max_rel_error != float("inf"):
+        if self.max_rel_error is not None and np.isfinite(self.max_rel_error):
             head += f" (largest relative error {self.max_rel_error:.1e})"
         parts = [head]
         if self.diagnosis:
@@ -40,9 +42,14 @@ class CheckResult:
         diagnosis = f"<div>{html.escape(self.diagnosis)}</div>" if self.diagnosis else ""
         return (
             f"<div><b>{html.escape(self.name)}</b>: <span style='color:{colour}'><b>{status}</b></span>"
-            f" (largest relative error {self.max_rel_error:.1e}){diagnosis}"
+            f"{self._error_text()}{diagnosis}"
             f"<table style='font-family:monospace;font-size:90%'>{rows}</table></div>"
         )
+
+    def _error_text(self) -> str:
+        if self.max_rel_error is None or not np.isfinite(self.max_rel_error):
+            return ""
+        return f" (largest relative error {self.max_rel_error:.1e})"
 
     def __bool__(self) -> bool:
         return self.passed

@@ -1,0 +1,394 @@
+"""How a check calls the student's function on one case: ``CALLS[name](fn, case) -> what fn returned``.
+
+These run next to the student's code, with a library from which the exercise's reference (and
+everything that could stand in for it) has been removed, so they build their inputs from case data and
+implement nothing themselves. Problems they spot are raised as ``Hint(code, **values)``; the words for
+each code are in HINTS, which the grader reads from its own copy of this module.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from .case import Case
+from .outcome import Hint
+from .programs import FUNCTIONS, GRAPHS, chain, run_program
+
+HINTS = {
+    "broadcast": "a {a} and b {b} do not broadcast against each other. Give them the axes of the result (n, m, d): "
+                 "a[:, None, :] - b[None, :, :]",
+    "overflow": "a floating-point overflow happened inside your function (exp of a large number is inf)",
+    "invalid": "a floating-point 0/0 or inf - inf happened inside your function",
+    "keepdims": "a reduction dropped the axis it reduced: keep it with keepdims=True, so the result broadcasts "
+                "against the array it divides",
+    "bias_none": "a layer may have no bias (bias=None): then return x @ weight.T alone",
+    "layer_input": "layer {layer} received an input that is not layer {previous}'s output: feed each layer the "
+                   "previous layer's output, in order (x = layer(x))",
+    "matmul_shapes": "shapes do not fit: A is {a}, B is {b}, dC is {grad}. For C = A @ B: dA = dC @ B.T "
+                     "{dA_shapes} and dB = A.T @ dC {dB_shapes}",
+    "matmul_vector": "a 1-D A acts as a row (1, m) and a 1-D B as a column (m, 1): expand A, B and dC to "
+                     "matrices first, then reshape each gradient back to its input's shape (A is {a}, B is {b})",
+    "matmul_batched": "with batch dimensions, transpose the last two axes (np.swapaxes(x, -1, -2), not .T) and "
+                      "reduce each gradient to its input's shape (A is {a}, B is {b})",
+    "reduced_axes_missing": "your gradient of shape {grad} does not broadcast to the input's shape {shape}: the "
+                            "forward dropped the reduced axes (keepdims=False); put them back as size-1 axes "
+                            "(np.expand_dims) before np.broadcast_to",
+    "changed_input": "numerical_gradient changed its input x: after nudging an entry, put its original value "
+                     "back (x[i] = original) before moving to the next one",
+    "not_a_list": "topological_order must return a list of the graph's nodes, got {type}",
+    "foreign_node": "your order contains something that is not a node of the graph (item {position})",
+    "leaf_without_grad": "leaf {leaf} (shape {shape}) received no gradient: its .grad is still None. Every leaf "
+                         "the root depends on must get one",
+    "grad_not_array": "leaf {leaf}'s .grad is a {type}, not a numpy array",
+    "aliased_leaves": "leaves {a} and {b} share one gradient array: when an array is stored in a leaf's .grad, "
+                      "store a copy (g.copy()), or a later += on one leaf changes the other",
+    "aliased_caller": "leaf {leaf}'s .grad is the very array passed to backward(): store a copy, or the caller's "
+                      "array changes when the gradient accumulates",
+    "none_grad_added": "a leaf's .grad starts as None: on the first backward store the gradient (a copy); add to "
+                       "it only when it already holds one",
+    "node_visited_twice": "your engine ran the backward of one node more than once (it follows every path "
+                          "separately, which takes exponential time on deep graphs). Visit each node once, in "
+                          "reversed topological order, after adding up all the gradients that reach it",
+    "retain_grad_ignored": "the interior node marked with retain_grad() has no .grad: besides the leaves, store "
+                           "the gradient of every node whose _retains_grad is True",
+    "deep_recursion": "your code recursed too deeply on a graph of {nodes:,} nodes (Python stops at about 1,000 "
+                      "nested calls): use a loop with an explicit stack",
+    "values_returned": "return plain numbers (floats), not Values: a local derivative is a number",
+    # found by the grader when it checks a returned order against the graph (lesson 02)
+    "order_duplicate": "a node appears twice in your order: a node reached along two paths (a fork) must be "
+                       "added once. Keep a `visited` set",
+    "order_missing": "your order misses {missing} of the {total} nodes{root}: it must hold every node the root "
+                     "depends on, the root included",
+    "order_parent_after": "a node comes before one of its parents (position {child} uses position {parent}): "
+                          "every node must come after all of its parents (append a node only once its parents "
+                          "are in the list)",
+}
+
+
+# ---- lesson 00 / generic ----------------------------------------------------------------------------
+
+def plain(fn: Callable, case: Case) -> Any:
+    return fn(*case.copy_arrays(), **case.params)
+
+
+def distances(fn: Callable, case: Case) -> Any:
+    a, b = case.copy_arrays()
+    try:
+        return fn(a, b)
+    except ValueError as error:
+        if "broadcast" in str(error):
+            raise Hint("broadcast", a=list(a.shape), b=list(b.shape)) from None
+        raise
+
+
+# ---- lesson 01 ------------------------------------------------------------------------------------
+
+def _context(needs=(False,)):
+    from autograd_mini.function import Context
+
+    return Context(tuple(needs))
+
+
+def op_forward(fn: Callable, case: Case) -> Any:
+    """``fn(ctx, *arrays, **params)`` with floating-point overflow (and for softmax 0/0) raised."""
+    params = dict(case.params)
+    errstate = params.pop("errstate", {"over": "raise"})
+    try:
+        with np.errstate(**errstate):
+            return fn(_context(), *case.copy_arrays(), **params)
+    except FloatingPointError as error:
+        raise Hint("invalid" if "invalid" in str(error) else "overflow") from None
+    except ValueError as error:
+        if "broadcast" in str(error) and "axis" in params:
+            raise Hint("keepdims") from None
+        raise
+
+
+def linear(fn: Callable, case: Case) -> Any:
+    arrays = case.copy_arrays()
+    try:
+        return fn(*arrays) if len(arrays) == 3 else fn(*arrays, None)
+    except TypeError as error:
+        if "NoneType" in str(error):
+            raise Hint("bias_none") from None
+        raise
+
+
+class _RecordedLayer:
+    """A layer that knows the one input it will be given and the output the grader computed for it."""
+
+    def __init__(self, position: int, name: str, expected_input: np.ndarray, output: np.ndarray):
+        self.position, self.name, self._input, self._output = position, name, expected_input, output
+
+    def __call__(self, x):
+        x = np.asarray(getattr(x, "data", x) if not isinstance(x, np.ndarray) else x)
+        if x.shape != self._input.shape or not np.array_equal(x, self._input):
+            raise Hint("layer_input", layer=self.position, previous=self.position - 1)
+        return self._output.copy()
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+def sequential(fn: Callable, case: Case) -> Any:
+    """The layers are recorded: layer i returns the output the grader computed, for the input it expects."""
+    activations = case.copy_arrays()  # x, then each layer's output
+    layers = [_RecordedLayer(i + 1, name, activations[i], activations[i + 1])
+              for i, name in enumerate(case.params["layers"])]
+    out = fn(layers, activations[0])
+    return getattr(out, "data", out) if not isinstance(out, np.ndarray) else out
+
+
+# ---- lesson 02 ------------------------------------------------------------------------------------
+
+NUMPY_F = {"sum": np.sum, "exp": np.exp, "tanh": np.tanh, "log": np.log, "cos": np.cos, "sin": np.sin}
+
+
+def numerical_gradient(fn: Callable, case: Case) -> Any:
+    (x,) = case.copy_arrays()
+    x = x.astype(case.params["dtype"])
+    original = x.copy()
+    f_np = FUNCTIONS[case.params["f"]]
+    h = case.params.get("h")
+    f = lambda v: f_np(v, NUMPY_F)  # noqa: E731
+    result = fn(f, x) if h is None else fn(f, x, h)
+    if not np.array_equal(x, original):
+        raise Hint("changed_input")
+    return result
+
+
+def _scalars(result):
+    items = result if isinstance(result, (tuple, list)) else (result,)
+    if any(type(item).__name__ == "Value" for item in items):
+        raise Hint("values_returned")
+    return result
+
+
+FORWARD = {"add": lambda a, b: a + b, "mul": lambda a, b: a * b, "exp": np.exp, "tanh": np.tanh,
+           "relu": lambda a: max(a, 0.0)}
+
+
+def local(fn: Callable, case: Case) -> Any:
+    args = [float(a) for a in case.arrays]
+    op = case.params["op"]
+    if op == "pow":
+        e = case.params["exponent"]
+        return _scalars(fn(args[0], e, args[0] ** e))
+    return _scalars(fn(*args, float(FORWARD[op](*args))))
+
+
+VALUE_UNARY = {"tanh": lambda v: v.tanh(), "exp": lambda v: v.exp(), "relu": lambda v: v.relu()}
+
+
+def value_graph(case: Case):
+    """(leaves, root) of autograd_mini ``Value``s for a program or chain case."""
+    from autograd_mini.value import Value
+
+    leaves = [Value(float(x)) for x in case.arrays[0]]
+    if "chain" in case.params:
+        return leaves, chain(leaves[0], case.params["chain"])
+    return leaves, run_program(case.params["program"], leaves, VALUE_UNARY)
+
+
+def node_index(root) -> dict:
+    """id(node) -> a number, the same for the same graph built twice (first seen, walking parents from the root).
+    Called only after the student's function has returned."""
+    index, stack = {}, [root]
+    while stack:
+        node = stack.pop()
+        if id(node) not in index:
+            index[id(node)] = len(index)
+            stack.extend(reversed(node.parents))
+    return index
+
+
+def value_order(fn: Callable, case: Case) -> Any:
+    leaves, root = value_graph(case)
+    try:
+        order = fn(root)
+    except RecursionError:
+        raise Hint("deep_recursion", nodes=2 * case.params.get("chain", 0)) from None
+    if not isinstance(order, (list, tuple)):
+        raise Hint("not_a_list", type=type(order).__name__)
+    index = node_index(root)
+    positions = []
+    for k, node in enumerate(order):
+        if id(node) not in index:
+            raise Hint("foreign_node", position=k)
+        positions.append(index[id(node)])
+    return np.array(positions, dtype=np.float64)
+
+
+def value_backward(fn: Callable, case: Case) -> Any:
+    leaves, root = value_graph(case)
+    try:
+        fn(root)
+    except RecursionError:
+        raise Hint("deep_recursion", nodes=2 * case.params.get("chain", 0)) from None
+    return np.array([leaf.grad for leaf in leaves], dtype=np.float64)
+
+
+# ---- lesson 03 ------------------------------------------------------------------------------------
+
+def unbroadcast(fn: Callable, case: Case) -> Any:
+    (grad,) = case.copy_arrays()
+    return fn(grad, tuple(case.params["shape"]))
+
+
+def _as_layout(array: np.ndarray, layout: str) -> np.ndarray:
+    """The memory layout the library itself produces: "T" is a transposed view (what W.T gives nn.Linear)."""
+    if layout == "T":
+        return np.ascontiguousarray(array.T).T
+    return array
+
+
+def context_from(data: dict, arrays: tuple):
+    """A Context filled as the reference forward filled it in the grader's process (attributes as data)."""
+    ctx = _context(data["needs_input_grad"])
+    layouts = data.get("layouts") or ["C"] * len(arrays)
+    ctx.save_for_backward(*(_as_layout(a, layout) for a, layout in zip(arrays, layouts)))
+    for name, value in data["attributes"].items():
+        setattr(ctx, name, value)
+    return ctx
+
+
+def op_backward(fn: Callable, case: Case) -> Any:
+    """``fn(ctx, grad)``: the saved arrays come first in ``case.arrays``, the output gradient last."""
+    *saved, grad = case.copy_arrays()
+    ctx = context_from(case.params["ctx"], tuple(saved))
+    try:
+        return fn(ctx, grad)
+    except ValueError as error:
+        hint = case.params.get("shape_hint")
+        if hint == "matmul" and ("mismatch" in str(error) or "shape" in str(error) or "align" in str(error)):
+            a, b = saved[0], saved[1]
+            if a.ndim == 1 or b.ndim == 1:
+                raise Hint("matmul_vector", a=list(a.shape), b=list(b.shape)) from None
+            if a.ndim > 2 or b.ndim > 2:
+                raise Hint("matmul_batched", a=list(a.shape), b=list(b.shape)) from None
+            raise Hint("matmul_shapes", a=list(a.shape), b=list(b.shape), grad=list(grad.shape),
+                       dA_shapes=f"is {grad.shape} @ {b.T.shape}", dB_shapes=f"is {a.T.shape} @ {grad.shape}") from None
+        if hint == "reduction" and "broadcast" in str(error):
+            raise Hint("reduced_axes_missing", grad=list(grad.shape), shape=list(ctx.shape)) from None
+        raise
+
+
+class _Namespace:
+    """What the tensor graphs need, as autograd_mini Tensor methods."""
+    tanh = staticmethod(lambda t: t.tanh())
+    relu = staticmethod(lambda t: t.relu())
+    exp = staticmethod(lambda t: t.exp())
+    matmul = staticmethod(lambda a, b: a @ b)
+    T = staticmethod(lambda t: t.T)
+
+
+def _leaf_grads(leaves, grad, count_from: int = 1) -> tuple:
+    out = []
+    for i, leaf in enumerate(leaves):
+        if leaf.grad is None:
+            raise Hint("leaf_without_grad", leaf=i + count_from, shape=list(leaf.shape))
+        if type(leaf.grad) is not np.ndarray:
+            raise Hint("grad_not_array", leaf=i + count_from, type=type(leaf.grad).__name__)
+        if np.shares_memory(leaf.grad, grad):
+            raise Hint("aliased_caller", leaf=i + count_from)
+        for j in range(i):
+            if leaves[j].grad is not None and np.shares_memory(leaf.grad, leaves[j].grad):
+                raise Hint("aliased_leaves", a=j + count_from, b=i + count_from)
+        out.append(leaf.grad.copy())
+    return tuple(out)
+
+
+def _once_per_node(backward: Callable) -> Callable:
+    seen = set()
+
+    def counted(ctx, grad):
+        if id(ctx) in seen:
+            raise Hint("node_visited_twice")
+        seen.add(id(ctx))
+        return backward(ctx, grad)
+    return counted
+
+
+def engine(fn: Callable, case: Case) -> Any:
+    """The engine's whole contract on one graph: leaf gradients, the retained interior gradient, and a
+    second backward() that adds to the leaves (retain_graph=True the first time, as in PyTorch)."""
+    import autograd_mini
+    from autograd_mini.registry import active
+
+    *arrays, grad = case.copy_arrays()
+    leaves = [autograd_mini.Tensor(x, requires_grad=True) for x in arrays]
+    build, _ = GRAPHS[case.params["graph"]]
+    root, interior = build(_Namespace, *leaves)
+    interior.retain_grad()
+    counted = {name: _once_per_node(active[name]) for name in case.params["ops"]}
+    try:
+        with autograd_mini.use({"engine.backward": fn, **counted}):
+            root.backward(grad, retain_graph=True)
+        first = _leaf_grads(leaves, grad)
+        if interior.grad is None:
+            raise Hint("retain_grad_ignored")
+        retained = interior.grad.copy()
+        with autograd_mini.use({"engine.backward": fn}):
+            root.backward(grad)
+    except RecursionError:
+        raise Hint("deep_recursion", nodes=1200) from None
+    except TypeError as error:
+        if "NoneType" in str(error):
+            raise Hint("none_grad_added") from None
+        raise
+    return first + (retained,) + _leaf_grads(leaves, grad)
+
+
+CALLS: dict[str, Callable[[Callable, Case], Any]] = {
+    "plain": plain, "distances": distances, "op_forward": op_forward, "linear": linear, "sequential": sequential,
+    "numerical_gradient": numerical_gradient, "local": local, "value_order": value_order,
+    "value_backward": value_backward, "unbroadcast": unbroadcast, "op_backward": op_backward, "engine": engine,
+}
+
+
+# ---- appended for lesson 01: hints that name the op's own fix ----------------------------------------
+
+HINTS.update({
+    "overflow_relu": "a floating-point overflow: ReLU needs no exp, just np.maximum(a, 0)",
+    "overflow_sigmoid": "exp overflowed: exp(-a) is inf for a < -709 (and np.where computes both of its branches "
+                        "everywhere). Compute e = np.exp(-np.abs(a)), which never overflows: 1/(1+e) where a >= 0, "
+                        "e/(1+e) elsewhere",
+    "overflow_tanh": "exp overflowed: a formula with exp(a) and exp(-a) overflows for |a| > 709; use np.tanh(a)",
+    "overflow_softmax": "exp overflowed: exp(1000) is inf. Softmax does not change when a constant is subtracted "
+                        "from a slice, so subtract each slice's max first: a - a.max(axis=axis, keepdims=True)",
+    "invalid_softmax": "0/0: every exp in a slice underflowed to 0. Subtract each slice's own max "
+                       "(a.max(axis=axis, keepdims=True)), not the max of the whole array",
+    "linear_weight": "x {x} and weight {weight} do not multiply: weight is stored (out_features, in_features) as "
+                     "in PyTorch, so the layer is x @ weight.T, of shape (..., out_features)",
+    "linear_bias": "the bias {bias} does not broadcast against x @ weight.T: it is one number per output feature, "
+                   "added to every row; `out + bias` already broadcasts along the last axis (no reshape, no [:, None])",
+})
+
+
+def op_forward_explained(fn: Callable, case: Case) -> Any:
+    """``op_forward``, whose overflow and 0/0 hints name the fix for ``params["_op"]`` (not passed to fn)."""
+    params = dict(case.params)
+    op = params.pop("_op")
+    try:
+        return op_forward(fn, Case(case.arrays, params))
+    except Hint as hint:
+        if f"{hint.code}_{op}" not in HINTS:
+            raise
+        raise Hint(f"{hint.code}_{op}", **hint.values) from None
+
+
+def linear_explained(fn: Callable, case: Case) -> Any:
+    """``linear``, with the two shape errors of a linear layer explained."""
+    try:
+        return linear(fn, case)
+    except ValueError as error:
+        x, weight, *bias = case.arrays
+        if "broadcast" in str(error) and bias:
+            raise Hint("linear_bias", bias=list(bias[0].shape)) from None
+        if "matmul" in str(error) or "align" in str(error):
+            raise Hint("linear_weight", x=list(x.shape), weight=list(weight.shape)) from None
+        raise
+
+
+CALLS.update({"op_forward_explained": op_forward_explained, "linear_explained": linear_explained})
