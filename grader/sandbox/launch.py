@@ -1,12 +1,22 @@
-"""Parent side: prepare a job directory, run the runner in the sandbox, wait with a wall-clock limit."""
+"""Parent side: prepare a job directory, run the runner in the sandbox, wait with a wall-clock limit.
+
+One memory budget per sandbox: with a cgroup v2 memory controller the grader can use, every job gets its
+own cgroup (memory.max = ``memory_mb`` for all its processes together, pids.max = ``processes``), removed
+after the job; without one, a job may run only ``processes`` processes at once (RLIMIT_NPROC of the slot's
+uid) and each gets ``memory_mb / processes`` of address space, so together they stay within the budget.
+"""
 from __future__ import annotations
 
+import errno
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
 import tempfile
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,10 +28,11 @@ BASE_UID = 64000  # one unprivileged uid per parallel slot, so jobs cannot read 
 
 @dataclass
 class Limits:
-    memory_mb: int = 1536
+    memory_mb: int = 1536  # for all the processes of one submission together
     cell_timeout: float = 10.0
     call_timeout: float = 20.0
     notebook_timeout: float = 60.0
+    processes: int = 2  # at once, threads included: the runner and one child (one exercise at a time)
 
 
 def isolation_available() -> bool:
@@ -31,7 +42,7 @@ def isolation_available() -> bool:
 def _read_only_paths() -> list[str]:
     paths = {os.path.realpath(p) for p in (sys.base_prefix, sys.prefix, sysconfig.get_paths()["purelib"],
                                            sysconfig.get_paths()["platlib"])}
-    paths |= {"/usr", "/lib", "/lib64", "/bin", "/etc/ld.so.cache", "/etc/localtime", str(GRADER_PKG)}
+    paths |= {"/usr", "/lib", "/lib64", "/bin", "/etc/ld.so.cache", "/etc/localtime"}
     real_python = os.path.realpath(sys.executable)
     paths.add(os.path.dirname(os.path.dirname(real_python)))
     # purelib last so the framework packages inside it can be hidden after it is bound
@@ -68,40 +79,170 @@ def remove_job_dir(job_dir: Path) -> None:
     shutil.rmtree(job_dir, ignore_errors=True)
 
 
-def run(job_dir: Path, limits: Limits, slot: int = 0) -> dict:
-    """Run the runner for ``job_dir`` (already holding work/job.json, cases) and wait."""
+CONTROLLERS = {"memory", "pids"}
+_budget_lock = threading.Lock()
+_budget: tuple[Path | None, str] | None = None
+
+
+def _cgroup_parent() -> Path:
+    """Where job cgroups go: the grader's own cgroup v2, with memory and pids enabled for its children.
+
+    A cgroup with processes in it cannot pass controllers on (except the root); when the grader is alone in
+    its cgroup (``systemd-run --scope -p Delegate=yes grader ...``, a container), it moves into a leaf first."""
+    mounts = [line.split() for line in Path("/proc/self/mountinfo").read_text().splitlines()]
+    mount = next((f for f in mounts if f[f.index("-") + 1] == "cgroup2"), None)
+    if mount is None:
+        raise OSError(errno.ENOENT, "no cgroup v2 file system is mounted")
+    own = next(line[3:] for line in Path("/proc/self/cgroup").read_text().splitlines() if line.startswith("0::"))
+    base = Path(mount[4] + "/" + os.path.relpath(own, mount[3]))
+    available = set((base / "cgroup.controllers").read_text().split())
+    if not CONTROLLERS <= available:
+        v1 = [f[4] for f in mounts if f[f.index("-") + 1] == "cgroup" and CONTROLLERS & set(f[-1].split(","))]
+        raise OSError(errno.ENOTSUP, f"{base} offers no {' and '.join(sorted(CONTROLLERS - available))} controller"
+                      + (f" (mounted as cgroup v1 here: {', '.join(v1)})" if v1 else ""))
+    if not CONTROLLERS <= set((base / "cgroup.subtree_control").read_text().split()):
+        try:
+            (base / "cgroup.subtree_control").write_text("+memory +pids")
+        except OSError as error:
+            if error.errno != errno.EBUSY or (base / "cgroup.procs").read_text().split() != [str(os.getpid())]:
+                raise OSError(error.errno, f"cannot enable memory and pids in {base}: other processes share "
+                              "the grader's cgroup") from error
+            (base / "grader").mkdir(exist_ok=True)
+            (base / "grader" / "cgroup.procs").write_text(str(os.getpid()))
+            (base / "cgroup.subtree_control").write_text("+memory +pids")
+    for stale in base.glob("grader-job-*"):  # left by a grader that was killed
+        try:
+            stale.rmdir()
+        except OSError:
+            pass
+    return base
+
+
+def memory_budget() -> tuple[Path | None, str]:
+    """(the cgroup v2 parent of job cgroups, "") or (None, why there is none); decided once per process."""
+    global _budget
+    with _budget_lock:
+        if _budget is None:
+            try:
+                _budget = (_cgroup_parent(), "")
+            except (OSError, StopIteration, ValueError, IndexError) as error:
+                _budget = (None, getattr(error, "strerror", None) or str(error) or type(error).__name__)
+        return _budget
+
+
+def isolation_summary(limits: Limits) -> str:
+    """One line for the log: how submissions are isolated and how their memory is bounded."""
+    if not isolation_available():
+        return ("sandbox: none (not root): a separate process with per-process limits "
+                f"({limits.memory_mb} MB address space) and the import blocker")
+    parent, why_not = memory_budget()
+    walls = "sandbox: mount, pid, network and IPC namespaces, chroot, one uid per worker"
+    if parent is not None:
+        return (f"{walls}; memory: one cgroup v2 per submission, {limits.memory_mb} MB for all its processes "
+                f"(at most {limits.processes})")
+    return (f"{walls}; memory: {limits.processes} processes x {limits.memory_mb // limits.processes} MB per "
+            f"submission, no cgroup ({why_not})")
+
+
+def _new_cgroup(parent: Path, slot: int, limits: Limits) -> Path:
+    group = parent / f"grader-job-{os.getpid()}-{slot}"
+    group.mkdir()
+    (group / "memory.max").write_text(str(limits.memory_mb << 20))
+    if (group / "memory.swap.max").exists():
+        (group / "memory.swap.max").write_text("0")
+    (group / "pids.max").write_text(str(limits.processes))
+    return group
+
+
+def _remove_cgroup(group: Path) -> float | None:
+    """Kill what is left in the job's cgroup, remove it; the peak memory of the job in MB (if known)."""
+    peak = group / "memory.peak"
+    peak_mb = int(peak.read_text()) / (1 << 20) if peak.exists() else None
+    deadline = time.monotonic() + 10
+    while (group / "cgroup.procs").read_text().strip() and time.monotonic() < deadline:
+        if (group / "cgroup.kill").exists():
+            (group / "cgroup.kill").write_text("1")
+        time.sleep(0.01)
+    group.rmdir()
+    return peak_mb
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    """Kill the sandbox through its pid namespace's init (unshare's only child): the kernel kills and reaps
+    every other process of the namespace, even those that left the process group, before the init exits;
+    unshare reaps the init. So once unshare is gone, nothing of the job is left, not even a zombie counted
+    against the slot uid's process limit of the next job."""
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    try:
+        init = int(children.read_text().split()[0])
+        pidfd = os.pidfd_open(init)
+    except (OSError, IndexError, ValueError):  # no init yet (unshare --kill-child takes it) or already gone
+        pidfd = None
+    try:
+        if pidfd is not None and str(init) in children.read_text().split():  # still that init, not a reused pid
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+        else:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
+
+
+def run(job_dir: Path, limits: Limits, slot: int = 0, program: Path | None = None) -> dict:
+    """Run ``program`` (default: the job's copy of the harness runner, work/harness/runner.py, for ``job_dir``
+    already holding work/job.json and cases) and wait. ``program`` gets work/ as its argument; it must lie
+    in work/ (the grader package is not in the sandbox)."""
     work = job_dir / "work"
+    program = program or work / "harness" / "runner.py"
     (work / "out").mkdir(exist_ok=True)
     isolated = isolation_available()
     uid = BASE_UID + slot
     cpu = int(limits.notebook_timeout) + 5
+    group = None
     if isolated:
         os.chmod(job_dir, 0o711)
         for path in [work, work / "out"]:
             os.chown(path, uid, 65534)
             os.chmod(path, 0o700)
-        command = ["unshare", "--mount", "--pid", "--kill-child", "--propagation", "private",
-                   sys.executable, "-s", "-m", "grader.sandbox.enter", str(job_dir), str(uid),
-                   str(limits.memory_mb), str(cpu), *_read_only_paths()]
+        parent, _ = memory_budget()
+        group = _new_cgroup(parent, slot, limits) if parent is not None else None
+        per_process_mb = limits.memory_mb if group else limits.memory_mb // limits.processes
+        command = ["unshare", "--mount", "--pid", "--net", "--ipc", "--kill-child", "--propagation", "private",
+                   sys.executable, "-s", "-m", "grader.sandbox.enter", "--uid", str(uid),
+                   "--memory-mb", str(per_process_mb), "--processes", str(limits.processes), "--cpu-seconds", str(cpu),
+                   *(["--cgroup", str(group)] if group else []), "--program", str(program),
+                   str(job_dir), *_read_only_paths()]
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(GRADER_PKG.parent)}
         preexec = None
     else:  # not root: still a separate process with limits and the import blocker, but no chroot
-        command = [sys.executable, "-s", "-E", str(GRADER_PKG / "sandbox" / "runner.py"), str(work)]
+        command = [sys.executable, "-s", "-E", str(program), str(work)]
         env = {"PATH": "/usr/bin:/bin", "HOME": str(work), "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
                "MPLBACKEND": "Agg"}
 
         def preexec():
             from grader.sandbox.enter import limit
             limit(limits.memory_mb, cpu)
-    with open(job_dir / "stderr.txt", "wb") as err:
-        proc = subprocess.Popen(command, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=err, preexec_fn=preexec, start_new_session=True)
-        try:
-            code = proc.wait(timeout=limits.notebook_timeout)
-            timed_out = False
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
-            code = proc.wait()
-            timed_out = True
+    peak_mb = None
+    try:
+        with open(job_dir / "stderr.txt", "wb") as err:
+            proc = subprocess.Popen(command, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=err, preexec_fn=preexec, start_new_session=True)
+            try:
+                code = proc.wait(timeout=limits.notebook_timeout)
+                timed_out = False
+            except subprocess.TimeoutExpired:
+                if isolated:
+                    _kill(proc)
+                else:
+                    os.killpg(proc.pid, 9)
+                code = proc.wait()
+                timed_out = True
+    finally:
+        if group is not None:
+            peak_mb = _remove_cgroup(group)
     stderr = (job_dir / "stderr.txt").read_bytes()[:2000].decode(errors="replace")
-    return {"returncode": code, "timed_out": timed_out, "isolated": isolated, "stderr": stderr}
+    return {"returncode": code, "timed_out": timed_out, "isolated": isolated, "stderr": stderr,
+            "memory_peak_mb": peak_mb}
