@@ -27,7 +27,7 @@ def _common(parser: argparse.ArgumentParser, top: bool) -> None:
     parser.add_argument("--course-dir", type=Path, default=default, help="submitted/, feedback/, gradebook (outside git)")
     parser.add_argument("--source", type=Path, default=default, help="solution notebooks (nbgrader source)")
     parser.add_argument("--release", type=Path, default=default, help="student notebooks (nbgrader release)")
-    parser.add_argument("--specs", type=Path, default=default, help="folder of <lesson>.toml grading specs")
+    parser.add_argument("--specs", type=Path, default=default, help="folder of the lesson declarations (modules with LESSON = Lesson(...))")
 
 
 def _limits(parser):
@@ -123,14 +123,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def self_check(course, notebook: Path, lesson: str | None, limits) -> int:
     from grader.pipeline import grade
-    from grader.spec import load_spec
+    from grader.spec import load_lesson
 
     lesson = lesson or notebook.stem
-    spec = load_spec(course.specs, lesson)
+    spec = load_lesson(course.specs, lesson)
     if spec is None:
-        print(f"no grading spec for lesson {lesson!r} (looked in {course.specs}); use --lesson")
+        print(f"no lesson {lesson!r} is declared in {course.specs}; use --lesson")
         return 2
-    result = grade.grade_file("you", lesson, notebook, spec, seed=0, limits=limits)
+    result = grade.grade_file("you", spec, notebook, os.urandom(16), limits, course.specs)
     print(f"{lesson}: {result.score:g} / {result.max_score:g}")
     if result.problem:
         print(f"  {result.problem}")

@@ -74,6 +74,7 @@ class Lesson:
     exercises: list
     setup: str = "import numpy as np\n"  # what the solution cells import (the notebook's setup, minus torch/TF)
     by_id: dict = field(init=False, repr=False)
+    digest: str = field(default="", init=False)  # set by grader.spec when a course loads it
 
     def __post_init__(self):
         self.by_id = {e.id: e for e in self.exercises}

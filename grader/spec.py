@@ -1,104 +1,70 @@
-"""How a lesson declares its graded exercises: ``<specs>/<lesson>.toml`` (see grader/README.md).
+"""Find the lessons of a course: every module in the lessons folder that declares ``LESSON = Lesson(...)``.
 
-    [[exercise]]
-    id = "relu"              # shown in reports and feedback
-    cells = ["relu_impl"]    # nbgrader grade_ids of the student's cells to take from the submission
-    function = "relu"        # the name those cells define
-    points = 2
-    check = "forward"        # forward | backward | loss | loss_grad | optimizer | gradient | training | custom
-    op = "relu"              # plus what the check needs: op / loss, reduction / optimizer, hyper / graph
+The course's own lessons are grader/lessons/lesson_NN.py (importable, so that notebooks can say
+``from grader.lessons import lesson_03``); another folder (a test course, ``--specs``) is loaded file by file.
 """
 from __future__ import annotations
 
 import hashlib
 import importlib
-import tomllib
-from dataclasses import dataclass, field
+import importlib.util
+import sys
+from functools import lru_cache
 from pathlib import Path
 
 from . import __version__
+from .lesson import Exercise, Lesson
 
-CHECK_KINDS = ("forward", "backward", "loss", "loss_grad", "optimizer", "gradient", "training", "custom")
-
-
-@dataclass
-class Exercise:
-    id: str
-    cells: list[str]
-    function: str
-    points: float
-    check: str
-    params: dict = field(default_factory=dict)  # op, loss, reduction, optimizer, hyper, graph, factory
-    strip: list[str] | None = None
-
-    def make_check(self, seed: int = 0, cases=None):
-        """The grader.checks Check object for this exercise (no torch/TF import happens here)."""
-        from grader import checks
-
-        p = self.params
-        if self.check == "forward":
-            return checks.forward_check(p["op"], seed, cases=cases)
-        if self.check == "backward":
-            return checks.backward_check(p["op"], seed, cases=cases)
-        if self.check in ("loss", "loss_grad"):
-            return checks.loss_check(p["loss"], p.get("reduction", "mean"), grad=self.check == "loss_grad",
-                                     tensors=bool(p.get("tensors", False)), seed=seed, cases=cases)
-        if self.check == "optimizer":
-            return checks.optimizer_check(p["optimizer"], p.get("hyper"), seed=seed, cases=cases)
-        if self.check == "gradient":
-            return checks.gradient_check(p.get("graph", "fork"), seed=seed, cases=cases)
-        if self.check == "training":
-            return checks.training_check(seed=seed, cases=cases)
-        module, _, attr = p["factory"].partition(":")
-        return getattr(importlib.import_module(module), attr)(seed=seed, cases=cases, **p.get("args", {}))
-
-    def stripped_names(self) -> list[str]:
-        """Registry names whose reference bodies are removed while this exercise is graded."""
-        if self.strip is not None:
-            return list(self.strip)
-        p = self.params
-        return {
-            "forward": [f"{p.get('op')}.forward"],
-            "backward": [f"{p.get('op')}.backward"],
-            "loss": [f"loss.{p.get('loss')}"],
-            "loss_grad": [f"loss.{p.get('loss')}"],
-            "optimizer": [f"optim.{p.get('optimizer')}"],
-        }.get(self.check, [])
+GRADER_DIR = Path(__file__).resolve().parent
+HARNESS_DIR = GRADER_DIR / "harness"
 
 
-@dataclass
-class LessonSpec:
-    lesson: str
-    exercises: list[Exercise]
-    setup: str = ""  # trusted code run before the student's cells (imports)
-    digest: str = ""  # changes when the spec or the grader changes: triggers regrading
-
-    @property
-    def max_points(self) -> float:
-        return sum(e.points for e in self.exercises)
-
-    def stripped_names(self) -> list[str]:
-        return sorted({name for e in self.exercises for name in e.stripped_names()})
+def _module(path: Path):
+    if path.parent == GRADER_DIR / "lessons":
+        return importlib.import_module(f"grader.lessons.{path.stem}")
+    name = f"_course_lessons_{hashlib.sha256(str(path).encode()).hexdigest()[:12]}_{path.stem}"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
-def load_spec(specs_dir: Path, lesson: str) -> LessonSpec | None:
-    path = Path(specs_dir) / f"{lesson}.toml"
-    if not path.exists():
-        return None
-    text = path.read_text()
-    data = tomllib.loads(text)
-    exercises = []
-    for raw in data.get("exercise", []):
-        raw = dict(raw)
-        kind = raw.pop("check")
-        if kind not in CHECK_KINDS:
-            raise ValueError(f"{path}: exercise {raw.get('id')!r}: check must be one of {CHECK_KINDS}, got {kind!r}")
-        cells = raw.pop("cells", None) or [raw.get("id")]
-        exercises.append(Exercise(id=raw.pop("id"), cells=list(cells), function=raw.pop("function"),
-                                  points=float(raw.pop("points", 1)), check=kind, strip=raw.pop("strip", None),
-                                  params=raw))
-    ids = [e.id for e in exercises]
-    if len(set(ids)) != len(ids):
-        raise ValueError(f"{path}: exercise ids must be unique, got {ids}")
-    digest = hashlib.sha256((text + __version__).encode()).hexdigest()[:16]
-    return LessonSpec(lesson, exercises, data.get("setup", ""), digest)
+@lru_cache(maxsize=None)
+def _lessons(lessons_dir: Path) -> dict:
+    found = {}
+    for path in sorted(Path(lessons_dir).glob("*.py")):
+        lesson = getattr(_module(path), "LESSON", None)
+        if isinstance(lesson, Lesson):
+            if lesson.name in found:
+                raise ValueError(f"two modules in {lessons_dir} declare lesson {lesson.name!r}")
+            lesson.digest = _digest(path)
+            found[lesson.name] = lesson
+    return found
+
+
+def _digest(path: Path) -> str:
+    """Changes when the lesson's declaration or the harness changes: what triggers regrading."""
+    text = path.read_bytes() + b"".join(p.read_bytes() for p in sorted(HARNESS_DIR.glob("*.py")))
+    return hashlib.sha256(text + __version__.encode()).hexdigest()[:16]
+
+
+def all_lessons(lessons_dir: Path) -> dict:
+    """lesson name -> Lesson, for every lesson declared in ``lessons_dir``."""
+    return _lessons(Path(lessons_dir).resolve())
+
+
+def load_lesson(lessons_dir: Path, name: str) -> Lesson | None:
+    return all_lessons(lessons_dir).get(name)
+
+
+def removed_in_sandbox(lessons_dir: Path, exercise: Exercise) -> list[str]:
+    """The references absent from ``exercise``'s sandbox: every exercise of the course and everything that
+    could stand in for one, except what this exercise's harness stands on."""
+    from autograd_mini.registry import names
+
+    known = set(names())
+    graded = {name for lesson in all_lessons(lessons_dir).values() for e in lesson.exercises
+              for name in (e.id, *e.also_strip) if name in known}
+    return sorted(graded - set(exercise.needs))

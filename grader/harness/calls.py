@@ -366,16 +366,16 @@ HINTS.update({
 })
 
 
-def op_forward_explained(fn: Callable, case: Case) -> Any:
-    """``op_forward``, whose overflow and 0/0 hints name the fix for ``params["_op"]`` (not passed to fn)."""
-    params = dict(case.params)
-    op = params.pop("_op")
-    try:
-        return op_forward(fn, Case(case.arrays, params))
-    except Hint as hint:
-        if f"{hint.code}_{op}" not in HINTS:
-            raise
-        raise Hint(f"{hint.code}_{op}", **hint.values) from None
+def op_forward_explained(op: str) -> Callable[[Callable, Case], Any]:
+    """``op_forward``, whose overflow and 0/0 hints name the fix for ``op``."""
+    def call(fn: Callable, case: Case) -> Any:
+        try:
+            return op_forward(fn, case)
+        except Hint as hint:
+            if f"{hint.code}_{op}" not in HINTS:
+                raise
+            raise Hint(f"{hint.code}_{op}", **hint.values) from None
+    return call
 
 
 def linear_explained(fn: Callable, case: Case) -> Any:
@@ -391,4 +391,76 @@ def linear_explained(fn: Callable, case: Case) -> Any:
         raise
 
 
-CALLS.update({"op_forward_explained": op_forward_explained, "linear_explained": linear_explained})
+CALLS.update({f"op_forward_{op}": op_forward_explained(op) for op in ("relu", "sigmoid", "tanh", "softmax")})
+CALLS["linear_explained"] = linear_explained
+
+
+# ---- optimizers ------------------------------------------------------------------------------------
+
+def optimizer_steps(fn: Callable, case: Case) -> Any:
+    """``fn(param, grad, state, **hyper)`` updates ``param`` in place, once per given gradient; returns the
+    trajectory (the parameter after every step)."""
+    param, *grads = case.copy_arrays()
+    state: dict = {}
+    trajectory = []
+    for grad in grads:
+        before = param.copy()
+        returned = fn(param, grad, state, **case.params["hyper"])
+        if returned is not None and not np.shares_memory(returned, param):
+            raise Hint("not_in_place")
+        if np.array_equal(param, before) and np.any(grad):
+            raise Hint("not_in_place")
+        trajectory.append(param.copy())
+    return np.stack(trajectory)
+
+
+CALLS["optimizer_steps"] = optimizer_steps
+HINTS["not_in_place"] = ("the parameter did not change: update it in place (param -= ..., or param[...] = ...); "
+                         "rebinding the name (param = param - ...) changes only your local variable")
+
+
+# ---- lesson 02: h probed, float32 next to float64, the deep chain named by its size ---------------------
+
+HINTS.update({
+    "ignores_h": "your estimate does not change when the step does (with h = {h} it equals your estimate with a "
+                 "tiny step): use the h numerical_gradient is given, x[i] = original + h and x[i] = original - h, "
+                 "and divide by 2 * h",
+    "float32_step": "in float32 your estimate is far off while float64 is fine: the step is too small for float32. "
+                    "Rounding error grows like eps / h (float32's eps is 1.2e-7), so use the h the function is "
+                    "given (default: default_step(x.dtype) = eps ** (1/3), about 5e-3 in float32) and compute in "
+                    "x's dtype",
+    "deep_chain": "your code recursed too deeply on a chain of {ops:,} ops (chain={links}: {links:,} times "
+                  "x = x * 1.00001 + 0.001; Python stops at about 1,000 nested calls): use a loop with an "
+                  "explicit stack",
+})
+
+
+PROBE_H = 0.05  # a step far from the default one: an estimate that ignores h does not move when h does
+
+
+def numerical_gradient_runs(fn: Callable, case: Case) -> Any:
+    """``numerical_gradient`` on the case, then on variations the grader compares with it: with a given h, also
+    without one; in float32, also in float64 without h and with h = PROBE_H."""
+    changes = [{"h": None}] if "h" in case.params else []
+    if case.params["dtype"] == "float32":
+        changes += [{"dtype": "float64"}, {"dtype": "float64", "h": PROBE_H}]
+    first = numerical_gradient(fn, case)
+    if first is None or not changes:
+        return first
+    return (first,) + tuple(numerical_gradient(fn, Case(case.arrays, {**case.params, **change})) for change in changes)
+
+
+def _chain_sized(call: Callable) -> Callable[[Callable, Case], Any]:
+    """``call``, with a recursion on a chain case told as "a chain of N ops" (N = 2 * links, what ran)."""
+    def sized(fn: Callable, case: Case) -> Any:
+        try:
+            return call(fn, case)
+        except Hint as hint:
+            if hint.code != "deep_recursion" or "chain" not in case.params:
+                raise
+            raise Hint("deep_chain", ops=2 * case.params["chain"], links=case.params["chain"]) from None
+    return sized
+
+
+CALLS.update({"numerical_gradient_runs": numerical_gradient_runs, "value_order_sized": _chain_sized(value_order),
+              "value_backward_sized": _chain_sized(value_backward)})

@@ -111,7 +111,11 @@ def grade_exercise(work: str, job: dict, exercise: dict) -> None:
             outcomes = [Failure("exception", error_type=type(error).__name__)] * len(cases)
     if stream.total > OUTPUT_LIMIT:
         outcomes = [Failure("output_flood")] * len(cases)
-    save_outcomes(os.path.join(work, "out"), exercise["id"], outcomes)
+    try:
+        save_outcomes(os.path.join(work, "out"), exercise["id"], outcomes)
+    except OSError:  # the student's files filled the job's space: delete them and try again
+        _make_room(work, {f"{e['id']}.{ext}" for e in job["exercises"] for ext in ("npz", "json")})
+        save_outcomes(os.path.join(work, "out"), exercise["id"], outcomes)
 
 
 def main(work: str) -> None:
@@ -127,10 +131,32 @@ def main(work: str) -> None:
                 grade_exercise(work, job, exercise)
             finally:
                 os._exit(0)  # skip atexit handlers the student may have registered
-        deadline = job["cell_timeout"] * (len(exercise["cells"]) + 1) + job["call_timeout"] + 5
+        deadline = job["cell_timeout"] * (len(exercise["cells"]) + 1) + job["call_timeout"] + 2
         if not _wait(pid, deadline):
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
+        _make_room(work, {f"{e['id']}.{ext}" for e in job["exercises"] for ext in ("npz", "json")})
+
+
+KEPT = {"job.json", "cases.npz", "cases.json", "harness", "lib", "out"}
+
+
+def _make_room(work: str, outcome_files: set) -> None:
+    """Delete what student code left in the job's space, so that a full disk costs one exercise only."""
+    import shutil
+
+    for directory, keep in ((work, KEPT), (os.path.join(work, "out"), outcome_files)):
+        for name in os.listdir(directory):
+            if name in keep:
+                continue
+            path = os.path.join(directory, name)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                try:
+                    os.remove(path)
+                except OSError:
+                    pass
 
 
 def _wait(pid: int, seconds: float) -> bool:

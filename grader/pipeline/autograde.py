@@ -14,7 +14,7 @@ from grader.pipeline import formgrader, grade
 from grader.pipeline.gradebook import Gradebook
 from grader.pipeline.report import terminal_text
 from grader.sandbox.launch import Limits
-from grader.spec import load_spec
+from grader.spec import load_lesson
 
 
 @dataclass
@@ -87,7 +87,7 @@ def autograde(course: Course, lessons: list[str] | None = None, workers: int = 2
     with Gradebook(course.gradebook) as book:
         for item in find_submissions(course, lessons):
             if item.lesson not in specs:
-                specs[item.lesson] = load_spec(course.specs, item.lesson)
+                specs[item.lesson] = load_lesson(course.specs, item.lesson)
             spec = specs[item.lesson]
             if spec is None:
                 unknown += 1
@@ -119,8 +119,7 @@ def autograde(course: Course, lessons: list[str] | None = None, workers: int = 2
             for item in todo:
                 spec = specs[item.lesson]
                 try:
-                    job = grade.prepare(item.student, item.lesson, item.path, spec,
-                                        grade.seed_for(secret, item.student, item.lesson), limits)
+                    job = grade.prepare(item.student, spec, item.path, secret, limits, course.specs)
                 except Exception as error:  # a grader-side failure: report, leave ungraded, go on
                     failed.append(f"{item.student}/{item.lesson}: could not prepare ({type(error).__name__}: {error})")
                     if bar:
@@ -130,13 +129,13 @@ def autograde(course: Course, lessons: list[str] | None = None, workers: int = 2
             for future in as_completed(futures):
                 job = futures[future]
                 try:
-                    book.record(grade.judge(future.result()), job.spec.digest)
+                    book.record(grade.judge(future.result()), job.lesson.digest)
                 except Exception as error:  # the sandbox did not start, or judging failed: the batch goes on
-                    failed.append(f"{job.student}/{job.lesson}: could not grade ({type(error).__name__}: {error})")
+                    failed.append(f"{job.student}/{job.lesson.name}: could not grade ({type(error).__name__}: {error})")
                 finally:
                     grade.cleanup(job)
                 if bar:
-                    bar.step(f"{job.student}/{job.lesson}")
+                    bar.step(f"{job.student}/{job.lesson.name}")
         elapsed = time.time() - started
     for line in failed:
         log(f"  NOT GRADED (retried on the next run): {line}")

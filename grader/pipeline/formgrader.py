@@ -12,7 +12,9 @@ The course's grades come from ``grader autograde`` (``course/gradebook.db``); th
 * per graded submission (at ``grader autograde``): the student, the submission and, for each exercise,
   the ``auto_score`` of its test cell = the points the sandboxed grader gave that exercise; plus the
   copies nbgrader's listing expects (``course/submitted/<student>/<lesson>/<lesson>.ipynb`` with a
-  ``timestamp.txt``, and ``course/autograded/<student>/<lesson>/<lesson>.ipynb``).
+  ``timestamp.txt``, and ``course/autograded/<student>/<lesson>/<lesson>.ipynb``). Those copies are
+  inert (:mod:`grader.pipeline.inert`): the formgrader renders them in the instructor's browser, so they
+  carry the student's source but no outputs, attachments, HTML or foreign metadata.
 
 Exercise ``<id>`` of ``<specs>/<lesson>.toml`` is graded, in nbgrader's terms, by the test cell
 ``test_<id>`` of the solution notebook, with the same points (an exercise may name another cell with
@@ -35,7 +37,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.config import Course
-from grader.spec import LessonSpec, load_spec
+from grader.pipeline.inert import inert_notebook
+from grader.lesson import Lesson
+from grader.spec import load_lesson
 
 COURSE_ID = "backprop-from-scratch"  # c.CourseDirectory.course_id in nbgrader_config.py
 
@@ -84,23 +88,25 @@ def nbgrader_cells(notebook: Path) -> list[Cell]:
     return cells
 
 
-def test_cell_of(exercise) -> str:
-    return exercise.params.get("test_cell") or f"test_{exercise.id}"
-
-
-def grade_cells(lesson: str, notebook: Path, spec: LessonSpec) -> dict[str, str]:
-    """{exercise id: grade_id of its test cell}; raises ConventionError listing every mismatch."""
-    graded = {c.name: c for c in nbgrader_cells(notebook) if c.grade}
+def grade_cells(lesson: str, notebook: Path, spec: Lesson) -> dict[str, str]:
+    """{exercise id: grade_id of its test cell}; raises ConventionError listing every mismatch between the
+    lesson's declaration and the notebook's nbgrader metadata."""
+    cells = nbgrader_cells(notebook)
+    graded = {c.name: c for c in cells if c.grade}
+    solutions = {c.name for c in cells if c.solution}
     mapping, problems = {}, []
     for exercise in spec.exercises:
-        name = test_cell_of(exercise)
+        if exercise.solution_cell not in solutions:
+            problems.append(f"lesson {lesson}, exercise {exercise.id!r}: {notebook.name} has no solution cell "
+                            f"{exercise.solution_cell!r} (nbgrader solution: true) defining {exercise.function}")
+        name = exercise.test_cell
         cell = graded.get(name)
         if cell is None:
             problems.append(f"lesson {lesson}, exercise {exercise.id!r}: {notebook.name} has no graded test cell "
-                            f"{name!r} (exercise <id> is graded by the test cell test_<id>; or set test_cell)")
+                            f"{name!r} (the exercise's function {exercise.function} is graded by test_{exercise.function})")
         elif cell.points != exercise.points:
             problems.append(f"lesson {lesson}, exercise {exercise.id!r}: test cell {name!r} is worth {cell.points:g} "
-                            f"point(s) in {notebook.name}, the spec gives {exercise.points:g}")
+                            f"point(s) in {notebook.name}, the lesson declares {exercise.points:g}")
         if name in mapping.values():
             other = next(k for k, v in mapping.items() if v == name)
             problems.append(f"lesson {lesson}, exercises {other!r} and {exercise.id!r} both claim test cell {name!r}")
@@ -108,21 +114,24 @@ def grade_cells(lesson: str, notebook: Path, spec: LessonSpec) -> dict[str, str]
     for name, cell in graded.items():
         if name not in mapping.values():
             problems.append(f"lesson {lesson}: graded test cell {name!r} ({cell.points:g} point(s)) of {notebook.name} "
-                            f"belongs to no exercise of {lesson}.toml (expected an exercise with id "
-                            f"{name.removeprefix('test_')!r})")
+                            f"belongs to no exercise of lesson {lesson} (expected an exercise whose "
+                            f"function is {name.removeprefix('test_')!r})")
     if problems:
         raise ConventionError("\n".join(problems))
     return mapping
 
 
 def _copy_if_changed(src: Path, dst: Path) -> None:
-    data = Path(src).read_bytes()
+    _write_if_changed(Path(src).read_bytes(), dst)
+
+
+def _write_if_changed(data: bytes, dst: Path) -> None:
     if not dst.exists() or dst.read_bytes() != data:
         dst.parent.mkdir(parents=True, exist_ok=True)
         dst.write_bytes(data)
 
 
-def sync_assignment(book, course: Course, lesson: str, spec: LessonSpec | None = None) -> dict[str, str]:
+def sync_assignment(book, course: Course, lesson: str, spec: Lesson | None = None) -> dict[str, str]:
     """Stage source/<lesson>/ and write the assignment's structure; returns {exercise: test cell}."""
     notebook = course.source / f"{lesson}.ipynb"
     mapping = grade_cells(lesson, notebook, spec) if spec is not None else {}
@@ -146,7 +155,7 @@ def release_assignments(course: Course, lessons: list[str]) -> dict[str, str]:
             if not (course.source / f"{lesson}.ipynb").exists():
                 continue
             try:
-                sync_assignment(book, course, lesson, load_spec(course.specs, lesson))
+                sync_assignment(book, course, lesson, load_lesson(course.specs, lesson))
             except ConventionError as error:
                 problems[lesson] = str(error)
     return problems
@@ -168,9 +177,10 @@ def record_submission(book, course: Course, student: str, lesson: str, points: d
     stamp = _timestamp(submitted) if submitted.exists() else datetime.datetime.utcnow().replace(microsecond=0)
     if submitted.exists():
         # nbgrader counts a submission by its folder submitted/<student>/<lesson>/, and calls it autograded
-        # when autograded/<student>/<lesson>/ exists and the timestamps agree
+        # when autograded/<student>/<lesson>/ exists and the timestamps agree; its pages render these copies
+        inert = inert_notebook(submitted.read_bytes())
         for step in ("submitted", "autograded"):
-            _copy_if_changed(submitted, course.course_dir / step / student / lesson / f"{lesson}.ipynb")
+            _write_if_changed(inert, course.course_dir / step / student / lesson / f"{lesson}.ipynb")
     stamp_file = course.course_dir / "submitted" / student / lesson / "timestamp.txt"
     stamp_file.parent.mkdir(parents=True, exist_ok=True)
     stamp_text = stamp.strftime("%Y-%m-%d %H:%M:%S.%f") + " UTC"
@@ -226,7 +236,7 @@ def _up_to_date(course: Course, current: dict, student: str, lesson: str, points
     want = {cell: float(points.get(exercise, 0.0)) for exercise, cell in mapping.items()}
     if set(entry[1]) != set(want) or any(entry[1][cell] != score for cell, score in want.items()):
         return False
-    data = submitted.read_bytes()
+    data = inert_notebook(submitted.read_bytes())
     staged = [course.course_dir / step / student / lesson / f"{lesson}.ipynb" for step in ("submitted", "autograded")]
     return ((course.course_dir / "submitted" / student / lesson / "timestamp.txt").is_file()
             and all(path.is_file() and path.read_bytes() == data for path in staged))
@@ -252,7 +262,7 @@ def sync(course: Course, lessons: list[str] | None = None, log=print) -> dict:
                 problems.append(f"lesson {lesson}: no source notebook {course.source / (lesson + '.ipynb')}")
                 continue
             try:
-                mappings[lesson] = sync_assignment(book, course, lesson, load_spec(course.specs, lesson))
+                mappings[lesson] = sync_assignment(book, course, lesson, load_lesson(course.specs, lesson))
             except ConventionError as error:
                 problems.append(str(error))
         current = _current(book)

@@ -2,7 +2,7 @@
 
 The recorded grade never depends on the notebook's test cells or on anything the student's code
 computes about correctness: the sandbox only returns the numbers the student's functions produced on
-inputs the grader chose (seeded with a per-course secret), and the comparison with PyTorch and
+inputs the grader chose (seeded with a per-course secret and the submission's content), and the comparison with PyTorch and
 TensorFlow happens here.
 """
 from __future__ import annotations
@@ -10,15 +10,18 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from grader.checks.core import Failure
 from grader.checks.result import CheckResult
+from grader.harness.outcome import Failure
+from grader.harness.protocol import save_cases
+from grader.lesson import Lesson, derived_seed
 from grader.sandbox import launch
-from grader.sandbox.protocol import load_outcomes, save_cases
+from grader.sandbox.protocol import load_outcomes
 from grader.sandbox.strip import make_stripped_copy
-from grader.spec import LessonSpec
+from grader.spec import GRADER_DIR, HARNESS_DIR, removed_in_sandbox
 
 
 @dataclass
@@ -53,7 +56,7 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def extract_cells(path: Path, spec: LessonSpec) -> tuple[list, str]:
+def extract_cells(path: Path, lesson: Lesson) -> tuple[list, str]:
     """The student's exercise cells (grade_id, source) in notebook order, or a problem description."""
     try:
         notebook = json.loads(Path(path).read_bytes().decode("utf-8"))
@@ -62,7 +65,7 @@ def extract_cells(path: Path, spec: LessonSpec) -> tuple[list, str]:
             raise TypeError
     except Exception:
         return [], "this file is not a Jupyter notebook (.ipynb), so nothing could be graded"
-    wanted = {c for e in spec.exercises for c in e.cells}
+    wanted = {e.solution_cell for e in lesson.exercises}
     found = []
     for cell in cells:
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
@@ -73,7 +76,7 @@ def extract_cells(path: Path, spec: LessonSpec) -> tuple[list, str]:
             source = cell.get("source", "")
             found.append((grade_id, "".join(source) if isinstance(source, list) else str(source)))
     if not found:
-        return [], (f"no exercise cell of lesson {spec.lesson} was found in this notebook (is it the right lesson's "
+        return [], (f"no exercise cell of lesson {lesson.name} was found in this notebook (is it the right lesson's "
                     "notebook, with its exercise cells kept?)")
     return found, ""
 
@@ -82,39 +85,48 @@ def autograd_mini_dir() -> Path:
     return Path(importlib.util.find_spec("autograd_mini").submodule_search_locations[0])
 
 
-def seed_for(secret: bytes, student: str, lesson: str) -> int:
-    return int.from_bytes(hashlib.sha256(secret + f"/{student}/{lesson}".encode()).digest()[:4], "little")
+def seed_for(secret: bytes, student: str, lesson: str, sha256: str, exercise: str) -> int:
+    """The hidden inputs' seed: new for every submission that differs in content (a leaked input is worth
+    nothing next time), and unguessable without the course secret."""
+    return derived_seed(secret.hex(), student, lesson, sha256, exercise)
 
 
 @dataclass
 class Job:
     """What one sandbox run needs, prepared in the grader's process."""
     student: str
-    lesson: str
+    lesson: Lesson
     path: Path
     sha256: str
-    spec: LessonSpec
-    seed: int
     cases: dict = field(default_factory=dict)
     job_dir: Path | None = None
     problem: str = ""
     run_info: dict = field(default_factory=dict)
 
 
-def prepare(student: str, lesson: str, path: Path, spec: LessonSpec, seed: int, limits: launch.Limits) -> Job:
-    job = Job(student, lesson, Path(path), file_sha256(path), spec, seed)
-    cells, job.problem = extract_cells(path, spec)
+def prepare(student: str, lesson: Lesson, path: Path, secret: bytes, limits: launch.Limits,
+            lessons_dir: Path) -> Job:
+    job = Job(student, lesson, Path(path), file_sha256(path))
+    cells, job.problem = extract_cells(path, lesson)
     if job.problem:
         return job
-    job.cases = {e.id: e.make_check(seed=seed + i).cases for i, e in enumerate(spec.exercises)}
+    job.cases = {e.id: lesson.cases(e.id, seed_for(secret, student, lesson.name, job.sha256, e.id))
+                 for e in lesson.exercises}
     job.job_dir = launch.new_job_dir()
     work = job.job_dir / "work"
-    make_stripped_copy(autograd_mini_dir(), work / "lib", spec.stripped_names())
-    save_cases(work / "cases.npz", work / "cases.json", job.cases)
-    exercises = [{"id": e.id, "cells": e.cells, "function": e.function, "points": e.points, "check": e.check,
-                  "params": e.params, "strip": e.strip} for e in spec.exercises]
+    shutil.copytree(HARNESS_DIR, work / "harness", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    libraries: dict = {}  # one stripped copy of autograd_mini per distinct set of removed references
+    exercises = []
+    for e in lesson.exercises:
+        removed = tuple(removed_in_sandbox(lessons_dir, e))
+        if removed not in libraries:
+            libraries[removed] = len(libraries)
+            make_stripped_copy(autograd_mini_dir(), work / "lib" / str(libraries[removed]), removed)
+        exercises.append({"id": e.id, "function": e.function, "call": e.call, "lib": libraries[removed],
+                          "cells": [c for c in cells if c[0] == e.solution_cell]})
+    save_cases(str(work), job.cases)
     (work / "job.json").write_text(json.dumps({
-        "sys_path": [str(work / "lib")], "setup": spec.setup, "cells": cells, "exercises": exercises,
+        "setup": lesson.setup, "exercises": exercises,
         "cell_timeout": limits.cell_timeout, "call_timeout": limits.call_timeout}))
     return job
 
@@ -128,22 +140,22 @@ def execute(job: Job, limits: launch.Limits, slot: int = 0) -> Job:
 
 def judge(job: Job) -> SubmissionGrade:
     """Compare with PyTorch and TensorFlow in this process and score (call from one thread)."""
-    grade = SubmissionGrade(job.student, job.lesson, job.sha256, problem=job.problem)
+    grade = SubmissionGrade(job.student, job.lesson.name, job.sha256, problem=job.problem)
     out_dir = job.job_dir / "work" / "out" if job.job_dir else None
     if job.run_info.get("timed_out"):
         grade.problem = "the notebook's code ran past the time limit; exercises not finished by then score 0"
-    for i, exercise in enumerate(job.spec.exercises):
-        check = exercise.make_check(seed=job.seed + i, cases=job.cases.get(exercise.id))
+    for exercise in job.lesson.exercises:
         if job.problem:
-            result = CheckResult(check.name, False, float("inf"), job.problem, [], "not_graded")
+            result = CheckResult(exercise.id, False, None, job.problem, [], "not_graded")
         else:
+            check = exercise.make_check(job.cases[exercise.id])
             outcomes = load_outcomes(out_dir, exercise.id, len(check.cases))
             if isinstance(outcomes, Failure):
                 outcomes = [outcomes] * len(check.cases)
             try:
                 result = check.judge(outcomes)
             except Exception as error:  # an oracle failing on odd student output must not stop the batch
-                result = CheckResult(check.name, False, float("inf"),
+                result = CheckResult(exercise.id, False, None,
                                      f"could not compare your result ({type(error).__name__})", [], "mismatch")
         grade.exercises.append(ExerciseGrade(exercise.id, exercise.points if result.passed else 0.0,
                                              exercise.points, result.to_dict()))
@@ -155,10 +167,10 @@ def cleanup(job: Job) -> None:
         launch.remove_job_dir(job.job_dir)
 
 
-def grade_file(student: str, lesson: str, path: Path, spec: LessonSpec, seed: int,
-               limits: launch.Limits | None = None) -> SubmissionGrade:
+def grade_file(student: str, lesson: Lesson, path: Path, secret: bytes = b"", limits: launch.Limits | None = None,
+               lessons_dir: Path | None = None) -> SubmissionGrade:
     limits = limits or launch.Limits()
-    job = prepare(student, lesson, path, spec, seed, limits)
+    job = prepare(student, lesson, path, secret, limits, lessons_dir or GRADER_DIR / "lessons")
     try:
         return judge(execute(job, limits))
     finally:

@@ -22,7 +22,7 @@ import nbformat
 from grader.config import Course
 from grader.pipeline import formgrader, grade
 from grader.sandbox.launch import Limits
-from grader.spec import load_spec
+from grader.spec import load_lesson
 
 
 def _preprocessors():
@@ -90,19 +90,19 @@ def release(course: Course, lessons: list[str] | None = None, *, check_only: boo
 
 def _validate(course: Course, lesson: str, source: Path, released_text: str, report: LessonReport,
               limits: Limits, execute: bool) -> None:
-    spec = load_spec(course.specs, lesson)
+    spec = load_lesson(course.specs, lesson)
     with tempfile.TemporaryDirectory() as tmp:
         released = Path(tmp) / f"{lesson}.ipynb"
         released.write_text(released_text)
         if spec is None:
-            report.notes.append(f"no grading spec ({course.specs / (lesson + '.toml')}): not autograded")
+            report.notes.append(f"no lesson declaration for {lesson} in {course.specs}: not autograded")
         else:
-            full = grade.grade_file("solution", lesson, source, spec, seed=1, limits=limits)
+            full = grade.grade_file("solution", spec, source, b"release", limits, course.specs)
             if full.score != full.max_score:
                 for e in full.exercises:
                     if e.points != e.max_points:
                         report.problems.append(f"solution loses exercise {e.exercise}: {e.result['diagnosis']}")
-            empty = grade.grade_file("release", lesson, released, spec, seed=1, limits=limits)
+            empty = grade.grade_file("release", spec, released, b"release", limits, course.specs)
             if empty.score != 0:
                 report.problems.append(f"released notebook scores {empty.score}, expected 0")
             for e in empty.exercises:

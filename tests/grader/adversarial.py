@@ -108,8 +108,9 @@ def submissions(release_dir: Path, course_dir: Path, source_dir: Path = SOURCE) 
     out["loop-cell_fx01_basics.ipynb"] = (prepend(sol, "relu_impl", "while True:\n    pass\n"), 4)
     out["loop-call_fx01_basics.ipynb"] = (edit(sol, "mse_impl", "def mse(input, target, reduction='mean'):\n"
                                                "    while True:\n        pass\n"), 3)
+    # each exercise runs in a process of its own: an unstoppable loop costs its own exercise only
     out["loop-unstoppable_fx01_basics.ipynb"] = (prepend(sol, "relu_impl", (
-        "import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nwhile True:\n    pass\n")), 0)
+        "import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nwhile True:\n    pass\n")), 4)
     out["memory_fx01_basics.ipynb"] = (prepend(sol, "mul_impl", "big = np.ones(20 * 2**30 // 8)\n"), 3)
     out["flood_fx01_basics.ipynb"] = (prepend(sol, "relu_impl", (
         "import os\nfor _ in range(100):\n    print('x' * 1_000_000)\n"

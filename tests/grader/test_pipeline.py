@@ -27,7 +27,7 @@ LIMITS = Limits(memory_mb=1536, cell_timeout=2, call_timeout=4, notebook_timeout
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     root = tmp_path_factory.mktemp("fixture-course")
-    return Course(source=FIXTURE / "source", release=root / "release", specs=FIXTURE / "specs",
+    return Course(source=FIXTURE / "source", release=root / "release", specs=FIXTURE / "lessons",
                   course_dir=root / "course")
 
 
@@ -98,24 +98,24 @@ def test_isolation_is_active_for_these_results():
 
 
 @pytest.mark.parametrize("student,exercise,mistake", [
-    ("bob", "relu", "not_implemented"),
-    ("edited-test", "relu", "mismatch"),
-    ("cell-type", "mul_backward", "missing"),
-    ("always-equal", "relu", "wrong_type"),
-    ("torch-autograd", "mul_backward", "exception"),
-    ("tf-autograd", "mse", "exception"),
-    ("uses-reference", "mul_backward", "uses_reference"),
-    ("loop-cell", "relu", "exception"),
-    ("loop-call", "mse", "timeout"),
-    ("loop-unstoppable", "mse", "crashed"),
-    ("memory", "mul_backward", "exception"),
-    ("flood", "relu", "output_flood"),
-    ("syntax", "mse", "exception"),
-    ("disk-filler", "relu", "exception"),
-    ("empty", "relu", "not_graded"),
-    ("not-a-notebook", "relu", "not_graded"),
-    ("other-lesson", "mse", "not_graded"),
-    ("reads-solutions", "relu", "mismatch"),
+    ("bob", "relu.forward", "not_implemented"),
+    ("edited-test", "relu.forward", "mismatch"),
+    ("cell-type", "mul.backward", "missing"),
+    ("always-equal", "relu.forward", "wrong_type"),
+    ("torch-autograd", "mul.backward", "exception"),
+    ("tf-autograd", "loss.mse_loss", "exception"),
+    ("uses-reference", "mul.backward", "uses_reference"),
+    ("loop-cell", "relu.forward", "timeout"),
+    ("loop-call", "loss.mse_loss", "timeout"),
+    ("loop-unstoppable", "relu.forward", "crashed"),
+    ("memory", "mul.backward", "exception"),
+    ("flood", "relu.forward", "output_flood"),
+    ("syntax", "loss.mse_loss", "exception"),
+    ("disk-filler", "relu.forward", "exception"),
+    ("empty", "relu.forward", "not_graded"),
+    ("not-a-notebook", "relu.forward", "not_graded"),
+    ("other-lesson", "loss.mse_loss", "not_graded"),
+    ("reads-solutions", "relu.forward", "mismatch"),
 ])
 def test_the_lost_exercise_says_why(course, graded, student, exercise, mistake):
     with Gradebook(course.gradebook) as book:
@@ -127,7 +127,7 @@ def test_the_lost_exercise_says_why(course, graded, student, exercise, mistake):
 def test_framework_imports_are_blocked_in_the_sandbox(course, graded):
     with Gradebook(course.gradebook) as book:
         rows = {g["exercise"]: g for g in book.grades("torch-autograd", "fx01_basics")}
-    assert "torch is not available while grading" in rows["mul_backward"]["diagnosis"]
+    assert "torch is not available while grading" in rows["mul.backward"]["diagnosis"]
 
 
 def test_gradebook_is_consistent_and_untouched_by_student_code(course, graded):
@@ -178,7 +178,7 @@ def test_report_writes_lms_csv_summary_and_plot(course, graded):
     assert by_student["bob"][1:] == ["0.0", "0.0", "0.0"]
     with open(paths["summary"]) as f:
         summary = {r["exercise"]: r for r in csv.DictReader(f)}
-    assert "not_implemented: 1" in summary["relu"]["mistakes"]
+    assert "not_implemented: 1" in summary["relu.forward"]["mistakes"]
     assert paths["plot"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -190,7 +190,7 @@ def test_self_check_prints_scores_per_exercise(course, released, capsys, tmp_pat
     out = capsys.readouterr().out
     assert code == 1
     assert "fx01_basics: 4 / 5" in out
-    assert "-- relu: 0 / 1" in out and "ok mul_backward: 2 / 2" in out
+    assert "-- relu.forward: 0 / 1" in out and "ok mul.backward: 2 / 2" in out
 
 
 def test_solution_test_cells_pass_in_a_kernel_without_stderr():
@@ -204,16 +204,16 @@ def test_without_root_isolation_grading_still_works(monkeypatch, tmp_path):
     """`grader check` on a student's laptop: no chroot, but limits and the import blocker remain."""
     from grader.pipeline import grade
     from grader.sandbox import launch
-    from grader.spec import load_spec
+    from grader.spec import load_lesson
 
     monkeypatch.setattr(launch, "isolation_available", lambda: False)
-    spec = load_spec(FIXTURE / "specs", "fx01_basics")
+    lesson = load_lesson(FIXTURE / "lessons", "fx01_basics")
     good = tmp_path / "good.ipynb"
     good.write_text(json.dumps(adversarial.load()))
     torchy = tmp_path / "torchy.ipynb"
     torchy.write_text(json.dumps(adversarial.edit(adversarial.load(), "mul_impl", (
         "def mul_backward(ctx, grad):\n    import torch\n    return grad, grad\n"))))
-    assert grade.grade_file("me", "fx01_basics", good, spec, seed=3, limits=LIMITS).score == 5
-    result = grade.grade_file("me", "fx01_basics", torchy, spec, seed=3, limits=LIMITS)
+    assert grade.grade_file("me", lesson, good, b"k", LIMITS, FIXTURE / "lessons").score == 5
+    result = grade.grade_file("me", lesson, torchy, b"k", LIMITS, FIXTURE / "lessons")
     assert result.score == 3
     assert "torch is not available while grading" in result.exercises[1].result["diagnosis"]

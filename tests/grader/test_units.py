@@ -1,4 +1,4 @@
-"""Fast tests of the pipeline's small parts: stripping, collecting, specs, the sandbox protocol."""
+"""Fast tests of the pipeline's small parts: stripping, collecting, lesson declarations, the sandbox protocol."""
 import json
 import zipfile
 from pathlib import Path
@@ -6,11 +6,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.checks.core import Case, Failure
+from grader.harness.case import Case
+from grader.harness.outcome import Failure
+from grader.harness.protocol import load_cases, save_cases, save_outcomes
 from grader.pipeline.collect import collect, identify
-from grader.sandbox.protocol import load_cases, load_outcomes, save_cases, save_outcomes
+from grader.sandbox.protocol import load_outcomes
 from grader.sandbox.strip import make_stripped_copy, strip_source
-from grader.spec import load_spec
+from grader.spec import load_lesson, removed_in_sandbox
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "course"
 LESSONS = ["fx01_basics", "fx02_optim", "01_forward_pass"]
@@ -45,8 +47,14 @@ def test_strip_removes_only_the_named_bodies():
     assert stripped == {"mul.backward", "unbroadcast"}
     assert "return a * b" in text
     assert "grad * b" not in text and "return grad\n" not in text
-    assert "        raise NotImplementedError('mul.backward' ' is not available while it is graded')" in text
+    assert '        raise type("StrippedReference", (NotImplementedError,), {"reference_name": \'mul.backward\'})' in text
     compile(text, "stripped", "exec")
+
+
+def test_strip_refuses_a_fence_without_its_end():
+    with pytest.raises(ValueError, match="line 6 has no ### END SOLUTION after it.*'mul.forward'"):
+        strip_source(SOURCE.replace("        return a * b\n        ### END SOLUTION\n", "        return a * b\n", 1),
+                     {"mul.forward"})
 
 
 def test_stripped_autograd_mini_raises_for_the_graded_name_only(tmp_path):
@@ -59,10 +67,10 @@ def test_stripped_autograd_mini_raises_for_the_graded_name_only(tmp_path):
     code = ("import autograd_mini as am, numpy as np\n"
             "x = am.Tensor(np.ones(3), requires_grad=True)\n"
             "(x + x).sum().backward(); print(x.grad.tolist())\n"
-            "try:\n    (x * x).sum().backward()\nexcept NotImplementedError as e:\n    print('stripped:', e)\n")
+            "try:\n    (x * x).sum().backward()\nexcept NotImplementedError as e:\n    print('stripped:', e.reference_name)\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
                          env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"}).stdout
-    assert out.splitlines() == ["[2.0, 2.0, 2.0]", "stripped: mul.backward is not available while it is graded"]
+    assert out.splitlines() == ["[2.0, 2.0, 2.0]", "stripped: mul.backward"]
 
 
 @pytest.mark.parametrize("name,expected", [
@@ -97,31 +105,59 @@ def test_collect_from_zip_folder_and_exchange(tmp_path):
         "alice/fx01_basics.ipynb", "dave/fx02_optim.ipynb", "evil/fx02_optim.ipynb"]
 
 
-def test_fixture_specs_load():
-    spec = load_spec(FIXTURE / "specs", "fx01_basics")
-    assert [(e.id, e.check, e.points) for e in spec.exercises] == [
-        ("relu", "forward", 1.0), ("mul_backward", "backward", 2.0), ("mse", "loss", 2.0)]
-    assert spec.max_points == 5
-    assert spec.stripped_names() == ["loss.mse_loss", "mul.backward", "relu.forward"]
-    assert load_spec(FIXTURE / "specs", "no_such_lesson") is None
+def test_fixture_lessons_load():
+    lesson = load_lesson(FIXTURE / "lessons", "fx01_basics")
+    assert [(e.id, e.solution_cell, e.test_cell, e.points) for e in lesson.exercises] == [
+        ("relu.forward", "relu_impl", "test_relu", 1), ("mul.backward", "mul_impl", "test_mul_backward", 2),
+        ("loss.mse_loss", "mse_impl", "test_mse", 2)]
+    assert lesson.max_points == 5 and lesson.digest
+    assert load_lesson(FIXTURE / "lessons", "no_such_lesson") is None
 
 
-def test_spec_rejects_unknown_check(tmp_path):
-    (tmp_path / "bad.toml").write_text('[[exercise]]\nid="x"\nfunction="f"\ncheck="vibes"\n')
-    with pytest.raises(ValueError, match="check must be one of"):
-        load_spec(tmp_path, "bad")
+def test_every_graded_reference_of_the_course_is_removed_but_what_the_exercise_stands_on():
+    lesson = load_lesson(FIXTURE / "lessons", "fx01_basics")
+    mul = removed_in_sandbox(FIXTURE / "lessons", lesson.exercise("mul.backward"))
+    assert mul == ["loss.mse_loss", "mul.backward", "optim.sgd", "relu.forward"]  # unbroadcast: it stands on it
+    relu = removed_in_sandbox(FIXTURE / "lessons", lesson.exercise("relu.forward"))
+    assert "optim.sgd" in relu and "relu.forward" in relu  # fx02's exercise too: another lesson's answer
+
+
+def test_lesson_rejects_two_exercises_with_one_function():
+    from grader.lesson import Exercise, Lesson
+
+    exercise = Exercise("a", "f", 1, lambda rng, hidden: [], "plain", [])
+    with pytest.raises(ValueError, match="functions must be unique"):
+        Lesson("x", [exercise, Exercise("b", "f", 1, lambda rng, hidden: [], "plain", [])])
 
 
 def test_protocol_round_trip(tmp_path):
     cases = {"ex": [Case((np.arange(3.0), np.array([0, 2, 0])), {"index": np.array([0, 2]), "axes": (1, 0),
                                                                  "s": slice(1, 3)})]}
-    save_cases(tmp_path / "c.npz", tmp_path / "c.json", cases)
-    back = load_cases(tmp_path / "c.npz", tmp_path / "c.json")["ex"][0]
+    save_cases(str(tmp_path), cases)
+    back = load_cases(str(tmp_path), "ex")[0]
     assert back.arrays[1].dtype.kind == "i" and back.params["axes"] == (1, 0) and back.params["s"] == slice(1, 3)
     np.testing.assert_array_equal(back.params["index"], [0, 2])
-    save_outcomes(tmp_path, "ex", [(np.ones(2),), Failure("exception", "boom")])
+    save_outcomes(str(tmp_path), "ex", [(np.ones(2),), Failure("exception", "ValueError", "boom", 3)])
     outcomes = load_outcomes(tmp_path, "ex", 2)
-    assert outcomes[0][0].tolist() == [1.0, 1.0] and outcomes[1].message == "boom"
+    assert outcomes[0][0].tolist() == [1.0, 1.0]
+    assert (outcomes[1].kind, outcomes[1].error_type, outcomes[1].error_text, outcomes[1].line) == (
+        "exception", "ValueError", "boom", 3)
+
+
+def test_failures_from_the_sandbox_carry_no_words_of_the_students_choosing(tmp_path):
+    """Kinds outside the grader's list, forged hint codes and long or escaped texts are cut down."""
+    from grader.checks.diagnose import explain_failure
+
+    forged = [{"failure": {"kind": "<script>alert(1)</script>", "error_text": "x"}},
+              {"failure": {"kind": "exception", "error_type": "Err<b>", "error_text": "\x1b[31m" + "y" * 900}},
+              {"failure": {"kind": "hint", "code": "made_up", "values": {"a": "<img src=x>" * 10}}}]
+    (tmp_path / "ex.json").write_text(json.dumps(forged))
+    np.savez(tmp_path / "ex.npz")
+    outcomes = load_outcomes(tmp_path, "ex", 3)
+    assert outcomes[0].kind == "crashed"
+    assert outcomes[1].error_type == "" and "\x1b" not in outcomes[1].error_text and len(outcomes[1].error_text) <= 200
+    kind, text = explain_failure(outcomes[2])
+    assert "<img" not in text and text.startswith("your function failed")
 
 
 def test_protocol_refuses_pickled_objects(tmp_path):
@@ -133,7 +169,7 @@ def test_protocol_refuses_pickled_objects(tmp_path):
 
 def test_missing_results_mean_the_run_stopped(tmp_path):
     outcome = load_outcomes(tmp_path, "ex", 3)
-    assert isinstance(outcome, Failure) and "stopped" in outcome.message
+    assert isinstance(outcome, Failure) and outcome.kind == "crashed"
 
 
 def test_cli_help_lists_every_verb(capsys):
@@ -148,17 +184,17 @@ def test_cli_help_lists_every_verb(capsys):
 
 def test_protocol_refuses_symlinked_results(tmp_path):
     secret = tmp_path / "secret.json"
-    secret.write_text(json.dumps([{"failure": {"kind": "x", "message": "the hidden test source"}}]))
+    secret.write_text(json.dumps([{"failure": {"kind": "exception", "error_text": "the hidden test source"}}]))
     out = tmp_path / "out"
     out.mkdir()
     np.savez(out / "ex.npz")
     (out / "ex.json").symlink_to(secret)
     outcome = load_outcomes(out, "ex", 1)
-    assert isinstance(outcome, Failure) and "hidden test" not in outcome.message
+    assert isinstance(outcome, Failure) and "hidden test" not in outcome.error_text
 
 
 def test_protocol_refuses_decompression_bombs(tmp_path):
     np.savez_compressed(tmp_path / "ex.npz", **{"0/0": np.zeros(3_000_000)})
     (tmp_path / "ex.json").write_text(json.dumps([{"n": 1}]))
     outcome = load_outcomes(tmp_path, "ex", 1, max_bytes=1 << 20)
-    assert isinstance(outcome, Failure) and "too large" in outcome.message
+    assert isinstance(outcome, Failure) and outcome.error_type == "oversized_result"
