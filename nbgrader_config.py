@@ -3,13 +3,16 @@
 The course's own pipeline is `grader` (see grader/README.md): `grader release` applies nbgrader's
 preprocessors (ClearSolutions, ClearHiddenTests, ...) to solutions/*.ipynb and writes notebooks/*.ipynb,
 one nbgrader "assignment" per lesson, named after the notebook's stem. Grades come from the sandboxed
-autograder, not from nbgrader's in-kernel autograde.
+autograder (`grader autograde`), and nbgrader's own in-kernel autograde refuses to run (see the end).
 
 This file makes the same conventions available to nbgrader's own tools (e.g. the formgrader or the
 "Create Assignment" toolbar when editing solutions/), with the course directory outside git.
 """
 import os
 from pathlib import Path
+
+from nbconvert.exporters import NotebookExporter
+from nbgrader.converters.base import NbGraderException
 
 c = get_config()  # noqa: F821  (provided by nbgrader)
 
@@ -42,3 +45,23 @@ c.Execute.timeout = 120
 c.Execute.interrupt_on_timeout = True
 c.Execute.extra_arguments = []
 c.ExecutePreprocessor.timeout = 120
+
+# One grading path. nbgrader's autograde (`nbgrader autograde`, the formgrader's autograde button) would run
+# each submission's test cells in a kernel as the server's user and write those scores over the sandboxed
+# grades. It builds its exporter before it touches any file or grade: that is where it stops.
+GRADER_AUTOGRADE_ONLY = (
+    "nbgrader's autograde is disabled for this course: it would run the submissions' code in a kernel as "
+    "this server's user and replace the sandboxed grades. Grade with `grader autograde` (it also fills the "
+    "formgrader's gradebook); see grader/README.md.")
+
+
+class RefuseAutograde(NotebookExporter):
+    """Autograde's exporter: says why and stops nbgrader's autograde before it changes anything."""
+
+    def __init__(self, *args, **kwargs):
+        if kwargs.get("parent") is not None:
+            kwargs["parent"].log.error(GRADER_AUTOGRADE_ONLY)
+        raise NbGraderException(GRADER_AUTOGRADE_ONLY)
+
+
+c.Autograde.exporter_class = RefuseAutograde
