@@ -7,9 +7,8 @@ compared relative to each block (a method's body sits deeper than a notebook fun
 
 An exercise names its registry entry in one of two ways (both are read):
 
-* the lesson's grading spec, grader/lessons/<lesson>.toml: an exercise whose grading strips exactly one
-  registry name (``strip = ["relu.forward"]``, or the default for ``check = "forward"`` / ``"backward"``
-  ...) implements that name as ``function`` in its ``cells``;
+* the lesson's declaration (grader/lessons/lesson_NN.py): an exercise whose id is a registry name implements
+  it as ``function`` in its solution cell;
 * the solution cell's metadata, ``{"course": {"registry": "relu.forward"}}`` (the whole cell is compared).
 """
 from __future__ import annotations
@@ -26,7 +25,7 @@ import pytest
 
 import autograd_mini
 from autograd_mini import registry
-from grader.spec import load_spec
+from grader.spec import load_lesson
 
 REPO = Path(__file__).resolve().parents[2]
 SOLUTIONS = sorted((REPO / "solutions").glob("*.ipynb"))
@@ -57,16 +56,15 @@ def fenced_blocks(source: str) -> list[list[str]]:
 def linked_exercises() -> list[tuple[str, tuple[str, ...], str | None, str]]:
     """(notebook stem, solution cell grade_ids, function or None, registry name) per plugged-in exercise.
 
-    The spec names the function (a cell may define several exercises); a cell linked by metadata
+    The declaration names the function (a cell may define several exercises); a cell linked by metadata
     alone is compared as a whole.
     """
     found: dict[tuple[str, str], tuple[tuple[str, ...], str | None]] = {}
     for path in SOLUTIONS:
-        spec = load_spec(SPECS, path.stem)
-        for exercise in spec.exercises if spec else []:
-            names = exercise.stripped_names()
-            if len(names) == 1:
-                found[(path.stem, names[0])] = (tuple(exercise.cells), exercise.function)
+        lesson = load_lesson(SPECS, path.stem)
+        for exercise in lesson.exercises if lesson else []:
+            if exercise.id in registry.names():
+                found[(path.stem, exercise.id)] = ((exercise.solution_cell,), exercise.function)
         for cell in nbformat.read(str(path), as_version=4).cells:
             name = cell.metadata.get("course", {}).get("registry")
             if name:

@@ -1,0 +1,121 @@
+"""Invariant 6: nothing correct lives where student code runs.
+
+For every exercise of the course, build exactly what its sandbox holds — the stripped autograd_mini and the
+harness — and plug in, as if it were the student's answer, every callable found there: every registry
+entry still active, every public function and class of every autograd_mini module and of the harness. None
+may pass the exercise's check. (The grader's own package is not in the sandbox at all.)
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from grader.harness.case import Case
+from grader.harness.outcome import Failure
+from grader.harness.protocol import save_cases
+from grader.pipeline.grade import autograd_mini_dir
+from grader.sandbox.protocol import load_outcomes
+from grader.sandbox.strip import make_stripped_copy
+from grader.spec import GRADER_DIR, HARNESS_DIR, all_lessons, removed_in_sandbox
+
+pytestmark = pytest.mark.slow
+LESSONS_DIR = GRADER_DIR / "lessons"
+
+# Runs in a fresh interpreter on the sandbox's library: tries every reachable callable as the answer.
+SWEEP = r'''
+import importlib, inspect, json, os, pkgutil, signal, sys
+work, exercise_id, call_name = sys.argv[1:4]
+sys.path[:0] = [os.path.join(work, "lib"), work]
+import autograd_mini
+from harness.calls import CALLS
+from harness.outcome import Failure, call_student
+from harness.protocol import load_cases, save_outcomes
+import harness
+
+modules = []
+for package in (autograd_mini, harness):
+    modules.append(package)
+    for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+        try:
+            modules.append(importlib.import_module(info.name))
+        except Exception:
+            pass
+candidates = {}
+for name, fn in autograd_mini.registry.active.items():
+    candidates[f"registry:{name}"] = fn
+for module in modules:
+    for name, value in vars(module).items():
+        if not name.startswith("__") and callable(value) and getattr(value, "__module__", "").startswith(
+                ("autograd_mini", "harness")):
+            candidates[f"{module.__name__}.{name}"] = value
+cases = load_cases(work, exercise_id)
+
+def on_alarm(signum, frame):
+    raise TimeoutError()
+signal.signal(signal.SIGALRM, on_alarm)
+survivors = []
+os.makedirs(os.path.join(work, "out"), exist_ok=True)
+for k, (label, fn) in enumerate(sorted(candidates.items())):
+    signal.alarm(3)
+    try:
+        outcomes = [call_student(fn, CALLS[call_name], case) for case in cases]
+    except BaseException:
+        continue
+    finally:
+        signal.alarm(0)
+    if not any(isinstance(o, Failure) for o in outcomes):
+        save_outcomes(os.path.join(work, "out"), str(k), outcomes)
+        survivors.append([k, label])
+print(json.dumps({"tried": len(candidates), "survivors": survivors}))
+'''
+
+
+def exercises():
+    return [(lesson, exercise) for lesson in all_lessons(LESSONS_DIR).values() for exercise in lesson.exercises]
+
+
+@pytest.mark.parametrize("lesson, exercise", exercises(), ids=[f"{l.name}:{e.id}" for l, e in exercises()])
+def test_no_callable_in_the_sandbox_passes_the_exercise(lesson, exercise, tmp_path):
+    make_stripped_copy(autograd_mini_dir(), tmp_path / "lib", removed_in_sandbox(LESSONS_DIR, exercise))
+    shutil.copytree(HARNESS_DIR, tmp_path / "harness", ignore=shutil.ignore_patterns("__pycache__"))
+    cases = lesson.cases(exercise.id, seed=20261130)
+    save_cases(str(tmp_path), {exercise.id: cases})
+    script = tmp_path / "sweep.py"
+    script.write_text(SWEEP)
+    done = subprocess.run([sys.executable, "-s", str(script), str(tmp_path), exercise.id, exercise.call],
+                          capture_output=True, text=True, timeout=900, cwd=tmp_path,
+                          env={"PATH": "/usr/bin:/bin", "OPENBLAS_NUM_THREADS": "1", "MPLBACKEND": "Agg"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["tried"] > 50, report  # the sweep reached the library, not an empty namespace
+    check = exercise.make_check(cases)
+    passing = []
+    for k, label in report["survivors"]:
+        outcomes = load_outcomes(tmp_path / "out", str(k), len(cases))
+        if not isinstance(outcomes, Failure) and check.judge(outcomes).passed:
+            passing.append(label)
+    assert passing == [], f"{lesson.name} {exercise.id}: these callables in its sandbox pass as the answer: {passing}"
+
+
+def test_the_sweep_finds_an_answer_when_one_is_left_in_the_sandbox(tmp_path):
+    """The sweep is not vacuous: with mul.backward's reference left in, it is found."""
+    lesson = all_lessons(LESSONS_DIR)["03_tensor_backprop"]
+    exercise = lesson.exercise("mul.backward")
+    make_stripped_copy(autograd_mini_dir(), tmp_path / "lib", [])
+    shutil.copytree(HARNESS_DIR, tmp_path / "harness", ignore=shutil.ignore_patterns("__pycache__"))
+    cases = lesson.cases(exercise.id, seed=1)
+    save_cases(str(tmp_path), {exercise.id: cases})
+    (tmp_path / "sweep.py").write_text(SWEEP)
+    done = subprocess.run([sys.executable, "-s", str(tmp_path / "sweep.py"), str(tmp_path), exercise.id, exercise.call],
+                          capture_output=True, text=True, timeout=600, cwd=tmp_path, env={"PATH": "/usr/bin:/bin"})
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    check = exercise.make_check(cases)
+    found = [label for k, label in report["survivors"]
+             if check.judge(load_outcomes(tmp_path / "out", str(k), len(cases))).passed]
+    assert "registry:mul.backward" in found
