@@ -1,7 +1,8 @@
 """``grader feedback``: one small HTML page per student and lesson, from the gradebook only.
 
 The page shows each exercise's points, the diagnosis and the comparison lines; it never contains the
-source of the (hidden) test cells, because the gradebook never stored it.
+source of the (hidden) test cells, because the gradebook never stored it. Every text in it is
+HTML-escaped: nothing a submission wrote can become markup or script.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def render(student: str, lesson: str, submission: dict, grades: list[dict]) -> s
     for g in grades:
         cls = "ok" if g["passed"] else "no"
         text = "passed" if g["passed"] else (g["diagnosis"] or "does not match")
-        lines = "\n".join(g["result"].get("lines", []))
+        lines = "\n".join(str(line) for line in g["result"].get("lines", []))
         rows.append(f"<tr><td>{html.escape(g['exercise'])}</td><td class='{cls}'>{g['points']:g} / {g['max_points']:g}</td>"
                     f"<td>{html.escape(text)}<pre>{html.escape(lines)}</pre></td></tr>")
     problem = f"<p class='no'>{html.escape(submission['problem'])}</p>" if submission["problem"] else ""

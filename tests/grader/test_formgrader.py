@@ -4,6 +4,7 @@ On the fixture course: release -> collect -> autograde; then nbgrader.db (opened
 nbgrader_config.py gives for that course dir, and read through nbgrader's own NbGraderAPI, which is what the
 formgrader calls) holds the assignments, the students and exactly the grader's per-exercise and total scores.
 """
+import dataclasses
 import json
 import os
 
@@ -15,8 +16,10 @@ from grader.config import REPO, Course
 from grader.pipeline import formgrader
 from grader.pipeline.autograde import autograde
 from grader.pipeline.gradebook import Gradebook
+from grader.pipeline.inert import inert_notebook
+from grader.lesson import Lesson
 from grader.sandbox.launch import Limits
-from grader.spec import load_spec
+from grader.spec import all_lessons, load_lesson
 from nbgrader.api import Gradebook as NbGradebook
 from nbgrader.api import Grade, GradeCell, Student, SubmittedAssignment
 from nbgrader.apps.api import NbGraderAPI
@@ -37,7 +40,7 @@ def nbgrader_api(course_dir, monkeypatch) -> NbGraderAPI:
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     root = tmp_path_factory.mktemp("formgrader-course")
-    course = Course(source=FIXTURE / "source", release=root / "release", specs=FIXTURE / "specs",
+    course = Course(source=FIXTURE / "source", release=root / "release", specs=FIXTURE / "lessons",
                     course_dir=root / "course")
     from grader.pipeline.release import release
 
@@ -67,9 +70,8 @@ def grader_view(course):
         totals = {(s["student"], s["lesson"]): (s["score"], s["max_score"]) for s in book.submissions()}
         cells = {}
         for g in book.grades():
-            spec = load_spec(course.specs, g["lesson"])
-            exercise = next(e for e in spec.exercises if e.id == g["exercise"])
-            cells[(g["student"], g["lesson"], formgrader.test_cell_of(exercise))] = g["points"]
+            exercise = load_lesson(course.specs, g["lesson"]).exercise(g["exercise"])
+            cells[(g["student"], g["lesson"], exercise.test_cell)] = g["points"]
     return totals, cells
 
 
@@ -88,29 +90,30 @@ def nbgrader_view(course):
 
 
 def test_real_lessons_follow_the_test_cell_convention():
-    """Exercise <id> of grader/lessons/<lesson>.toml is graded by test cell test_<id>, same points."""
-    lessons = sorted(p.stem for p in (REPO / "solutions").glob("*.ipynb"))
-    specs = {lesson: load_spec(REPO / "grader" / "lessons", lesson) for lesson in lessons}
-    assert lessons and all(specs.values()), f"a lesson without a spec: {specs}"
-    for lesson, spec in specs.items():
-        mapping = formgrader.grade_cells(lesson, REPO / "solutions" / f"{lesson}.ipynb", spec)
-        assert mapping == {e.id: f"test_{e.id}" for e in spec.exercises}, lesson
+    """The function <f> of every exercise a lesson declares is graded by test cell test_<f>, same points."""
+    declared = all_lessons(REPO / "grader" / "lessons")
+    graded = [p.stem for p in sorted((REPO / "solutions").glob("*.ipynb"))
+              if any(c.grade for c in formgrader.nbgrader_cells(p))]
+    assert graded and set(graded) <= set(declared), f"graded notebooks without a declaration: {graded} vs {declared}"
+    for name, lesson in declared.items():
+        mapping = formgrader.grade_cells(name, REPO / "solutions" / f"{name}.ipynb", lesson)
+        assert mapping == {e.id: f"test_{e.function}" for e in lesson.exercises}, name
 
 
-def test_a_spec_that_breaks_the_convention_fails_naming_lesson_exercise_and_cell(tmp_path):
-    text = (FIXTURE / "specs" / "fx01_basics.toml").read_text()
-    (tmp_path / "fx01_basics.toml").write_text(text.replace('test_cell = "mul_test"\n', "")
-                                              .replace("points = 2\ncheck = \"loss\"", "points = 3\ncheck = \"loss\""))
-    spec = load_spec(tmp_path, "fx01_basics")
+def test_a_lesson_that_breaks_the_convention_fails_naming_lesson_exercise_and_cell():
+    fixture = load_lesson(FIXTURE / "lessons", "fx01_basics")
+    relu, mul, mse = fixture.exercises
+    broken = Lesson("fx01_basics", setup=fixture.setup, exercises=[
+        relu, dataclasses.replace(mul, function="mul_grad"), dataclasses.replace(mse, points=3)])
     with pytest.raises(formgrader.ConventionError) as error:
-        formgrader.grade_cells("fx01_basics", FIXTURE / "source" / "fx01_basics.ipynb", spec)
+        formgrader.grade_cells("fx01_basics", FIXTURE / "source" / "fx01_basics.ipynb", broken)
     message = str(error.value)
-    assert ("lesson fx01_basics, exercise 'mul_backward': fx01_basics.ipynb has no graded test cell "
-            "'test_mul_backward'") in message
-    assert "lesson fx01_basics, exercise 'mse': test cell 'mse_test' is worth 2 point(s)" in message
-    assert "the spec gives 3" in message
-    assert "graded test cell 'mul_test' (2 point(s)) of fx01_basics.ipynb belongs to no exercise" in message
-    assert "'relu'" not in message
+    assert ("lesson fx01_basics, exercise 'mul.backward': fx01_basics.ipynb has no graded test cell "
+            "'test_mul_grad'") in message
+    assert "lesson fx01_basics, exercise 'loss.mse_loss': test cell 'test_mse' is worth 2 point(s)" in message
+    assert "the lesson declares 3" in message
+    assert "graded test cell 'test_mul_backward' (2 point(s)) of fx01_basics.ipynb belongs to no exercise" in message
+    assert "'relu.forward'" not in message
 
 
 def test_release_stages_every_lesson_for_the_formgrader(course, monkeypatch):
@@ -124,7 +127,7 @@ def test_release_stages_every_lesson_for_the_formgrader(course, monkeypatch):
     assert listed["fx01_basics"]["num_submissions"] == 3 and listed["fx02_optim"]["num_submissions"] == 1
     cells = {c.name: c.max_score for c in NbGradebook(formgrader.db_url(course), formgrader.COURSE_ID)
              .find_notebook("fx01_basics", "fx01_basics").grade_cells}
-    assert cells == {"relu_test": 1, "mul_test": 2, "mse_test": 2}
+    assert cells == {"test_relu": 1, "test_mul_backward": 2, "test_mse": 2}
 
 
 def test_nbgrader_scores_equal_the_graders(course, monkeypatch):
@@ -134,7 +137,7 @@ def test_nbgrader_scores_equal_the_graders(course, monkeypatch):
                            ("bob", "fx01_basics"): (0, 5), ("carol", "fx01_basics"): (4, 5)}
     assert totals == ours_totals
     assert cells == ours_cells and len(cells) == 3 * 3 + 1
-    assert cells[("carol", "fx01_basics", "relu_test")] == 0 and cells[("carol", "fx01_basics", "mul_test")] == 2
+    assert cells[("carol", "fx01_basics", "test_relu")] == 0 and cells[("carol", "fx01_basics", "test_mul_backward")] == 2
     assert manual == []
     assert counts == {"Student": 3, "SubmittedAssignment": 4, "Grade": 10, "GradeCell": 4, "Assignment": 2}
     # what the formgrader's submissions page shows: autograded, with the score
@@ -160,11 +163,11 @@ def test_rerunning_does_not_duplicate_and_a_changed_submission_updates(course, m
     assert counts["graded"] == 1
     totals, cells, manual, counts_after = nbgrader_view(course)
     assert totals[("carol", "fx01_basics")] == (5, 5)
-    assert cells[("carol", "fx01_basics", "relu_test")] == 1
+    assert cells[("carol", "fx01_basics", "test_relu")] == 1
     assert counts_after == before[3]
     assert (totals, cells) == grader_view(course)
     copy = course.course_dir / "submitted" / "carol" / "fx01_basics" / "fx01_basics.ipynb"
-    assert copy.read_bytes() == target.read_bytes()
+    assert copy.read_bytes() == inert_notebook(target.read_bytes())  # what nbgrader's pages render: no outputs
     api = nbgrader_api(course.course_dir, monkeypatch)
     carol = next(s for s in api.get_submissions("fx01_basics") if s["student"] == "carol")
     assert carol["autograded"] and carol["score"] == 5

@@ -26,6 +26,7 @@ import adversarial
 from grader.config import REPO, Course
 from grader.pipeline import formgrader
 from grader.pipeline.collect import collect
+from grader.pipeline.feedback import render
 from grader.pipeline.inert import inert_notebook
 
 # the browser and JupyterLab fixtures of tests/e2e/ (Debian's Chromium via Playwright, an isolated lab)
@@ -66,7 +67,7 @@ def attack_notebook() -> dict:
 def course_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("xss")
     shutil.copy(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
-    course = Course(source=adversarial.SOURCE, release=root / "release", specs=adversarial.FIXTURE / "specs",
+    course = Course(source=adversarial.SOURCE, release=root / "release", specs=adversarial.FIXTURE / "lessons",
                     course_dir=root / "course")
     (root / "inbox" / STUDENT).mkdir(parents=True)
     (root / "inbox" / STUDENT / f"{LESSON}.ipynb").write_text(json.dumps(attack_notebook()))
@@ -92,6 +93,15 @@ def test_what_nbgrader_renders_is_inert(course_root):
         assert {c["cell_type"] for c in copy_["cells"]} == {"code", "markdown"}
         ids = [c["metadata"].get("nbgrader", {}).get("grade_id") for c in copy_["cells"]]
         assert "relu_impl" in ids and not any(i and "<" in i for i in ids)
+
+
+def test_feedback_pages_show_what_a_submission_wrote_as_text():
+    script = f"<script>{PWN}</script><img src=x onerror=\"{PWN}\">"
+    page = render("mallory", LESSON, {"score": 0, "max_score": 1, "problem": script},
+                  [{"exercise": "relu.forward", "passed": False, "points": 0.0, "max_points": 1.0,
+                    "diagnosis": f"your function raised ValueError: {script}", "result": {"lines": [script, 3]}}])
+    assert "<script" not in page and "<img" not in page and "onerror=\"" not in page
+    assert page.count("&lt;script&gt;document.title") == 3
 
 
 def _submission_id(course) -> str:

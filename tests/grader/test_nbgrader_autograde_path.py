@@ -28,7 +28,7 @@ SCORES = {c.name: (c.points if i != 1 else 0.0) for i, c in enumerate(TEST_CELLS
 @pytest.fixture
 def course(tmp_path):
     shutil.copy(REPO / "nbgrader_config.py", tmp_path / "nbgrader_config.py")
-    course = Course(source=adversarial.SOURCE, release=tmp_path / "release", specs=adversarial.FIXTURE / "specs",
+    course = Course(source=adversarial.SOURCE, release=tmp_path / "release", specs=adversarial.FIXTURE / "lessons",
                     course_dir=tmp_path / "course")
     marker = tmp_path / "student-code-ran"
     nb = adversarial.prepend(adversarial.load(), "relu_impl", f"open({str(marker)!r}, 'w').write('ran')\n")

@@ -34,7 +34,7 @@ def graded(student, lesson, problem, exercises):
 
 @pytest.fixture
 def course(tmp_path):
-    course = Course(source=adversarial.SOURCE, release=tmp_path / "release", specs=adversarial.FIXTURE / "specs",
+    course = Course(source=adversarial.SOURCE, release=tmp_path / "release", specs=adversarial.FIXTURE / "lessons",
                     course_dir=tmp_path / "course")
     with Gradebook(course.gradebook) as book:
         book.record(graded("alice", "fx01_basics", "", [("relu", 2.0, None), ("mse", 0.0, "not_implemented")]), "d")
@@ -104,7 +104,7 @@ def test_a_malformed_grade_id_is_named(tmp_path, grade_id, kind):
 
 @pytest.mark.slow
 def test_malformed_metadata_is_a_per_submission_error_and_the_counts_say_so(tmp_path):
-    course = Course(source=adversarial.SOURCE, release=tmp_path / "release", specs=adversarial.FIXTURE / "specs",
+    course = Course(source=adversarial.SOURCE, release=tmp_path / "release", specs=adversarial.FIXTURE / "lessons",
                     course_dir=tmp_path / "course")
     for student, nb in {"alice": adversarial.load(), "mallory": damaged(["relu_impl", "x"]),
                         "trent": damaged({"id": "relu_impl"})}.items():
