@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .registry import active, reference
+from .tensor import versions
 
 
 @reference("engine.topological_order")
@@ -63,6 +64,8 @@ def input_gradients(node, grad: np.ndarray) -> tuple:
             f"trying to backward through the graph a second time: the arrays {node.op} saved for backward "
             "were freed by the first backward(); call backward(retain_graph=True) the first time if you need this"
         )
+    if saved and node._saved_versions != versions(node):
+        _check_unmodified(node, saved)
     grads = active[node.op + ".backward"](ctx, grad)
     if saved and not ctx.retain_graph:
         # Free what the forward kept, as PyTorch does; an op that saved nothing (sum, add) stays reusable.
@@ -73,10 +76,26 @@ def input_gradients(node, grad: np.ndarray) -> tuple:
     if len(grads) != len(parents):
         raise TypeError(f"{node.op}.backward returned {len(grads)} gradients for {len(parents)} inputs")
     for i, (parent, g) in enumerate(zip(parents, grads)):
-        if parent.requires_grad and (type(g) is not np.ndarray or g.shape != parent.data.shape):
+        if parent.requires_grad and (type(g) is not np.ndarray or g.shape != parent._data.shape):
             _check_gradient(node.op, i, parent, g)
     # Inputs that need no gradient get None, whatever the op computed for them.
     return grads if all(ctx.needs_input_grad) else tuple(g if p.requires_grad else None for p, g in zip(parents, grads))
+
+
+def _check_unmodified(node, saved: tuple) -> None:
+    """Raise, as PyTorch does, if an array the op saved was changed in place since the forward pass."""
+    tensors = (node, *node.parents)
+    for tensor, version in zip(tensors, node._saved_versions):
+        now = tensor._version_counter[0]
+        if now != version and any(array is tensor._data for array in saved):
+            what = "its output" if tensor is node else f"its input {tensors.index(tensor) - 1}"
+            raise RuntimeError(
+                f"one of the arrays needed for gradient computation has been modified by an inplace operation: "
+                f"{node.op} saved {what}, a {tensor.dtype} tensor of shape {tensor.shape} (or the tensor it is a "
+                f"view of, e.g. W for W.T), which is at version {now}; expected version {version}. Something changed "
+                "it in place between the forward pass and backward(), e.g. `W.data -= ...` or optimizer.step(): "
+                "call backward() before changing the weights, or run the forward pass again after the change."
+            )
 
 
 def _check_gradient(op: str, i: int, parent, g) -> None:

@@ -44,13 +44,22 @@ def _to_array(data) -> np.ndarray:
 
 
 class Tensor:
-    """A node of the computation graph: ``data`` (numpy), and ``grad`` after ``backward()``."""
+    """A node of the computation graph: ``data`` (numpy), and ``grad`` after ``backward()``.
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_op", "_parents", "_retains_grad")
+    Like PyTorch, a tensor counts the in-place changes made to its data (``_version``): ``t.data -= x``
+    and an optimizer's ``step()`` count, and ``backward()`` refuses to use an array an op saved if it
+    has changed since. A view (``W.T``, basic indexing, most reshapes) shares its base's counter.
+    Writing into the array directly (``t.data[...] = x``, ``t.numpy() += x``) is not seen, as in
+    PyTorch, where ``.data`` is not tracked at all.
+    """
+
+    __slots__ = ("_data", "grad", "requires_grad", "_ctx", "_op", "_parents", "_retains_grad",
+                 "_version_counter", "_saved_versions")
     __array_priority__ = 1000  # numpy scalars/arrays on the left defer to Tensor's reflected ops
 
     def __init__(self, data, requires_grad: bool = False):
-        self.data = _to_array(data.data if isinstance(data, Tensor) else data)
+        self._data = _to_array(data.data if isinstance(data, Tensor) else data)
+        self._version_counter = [0]
         self.grad: np.ndarray | None = None
         self._ctx: Context | None = None
         self._op: str | None = None
@@ -61,19 +70,41 @@ class Tensor:
             self.requires_grad_()
 
     def requires_grad_(self, flag: bool = True) -> "Tensor":
-        if flag and self.data.dtype.kind != "f":
+        if flag and self._data.dtype.kind != "f":
             raise TypeError(
-                f"only floating-point tensors can require gradients, this one is {self.data.dtype}; "
+                f"only floating-point tensors can require gradients, this one is {self._data.dtype}; "
                 "create it from floats, e.g. Tensor(x.astype(np.float64), requires_grad=True)"
             )
         self.requires_grad = flag
         return self
 
+    @property
+    def data(self) -> np.ndarray:
+        return self._data
+
+    @data.setter
+    def data(self, value) -> None:
+        if value is self._data:
+            # ``t.data -= x``: numpy changed the array in place, then Python assigned it back.
+            self._version_counter[0] += 1
+        else:  # a new array: what the graph saved is untouched, and views of the old one no longer share it
+            self._data = value if type(value) is np.ndarray else _to_array(value)
+            self._version_counter = [self._version_counter[0]]
+
+    @property
+    def _version(self) -> int:
+        """How many in-place changes this tensor's data (or a view sharing it) has seen."""
+        return self._version_counter[0]
+
+    def _bump_version(self) -> None:
+        """Record an in-place change made to ``data`` (optimizers and initialisers call this)."""
+        self._version_counter[0] += 1
+
     # ---- inspection -------------------------------------------------------------------------
-    shape = property(lambda self: self.data.shape)
-    ndim = property(lambda self: self.data.ndim)
-    dtype = property(lambda self: self.data.dtype)
-    size = property(lambda self: self.data.size)
+    shape = property(lambda self: self._data.shape)
+    ndim = property(lambda self: self._data.ndim)
+    dtype = property(lambda self: self._data.dtype)
+    size = property(lambda self: self._data.size)
 
     @property
     def is_leaf(self) -> bool:
@@ -89,23 +120,26 @@ class Tensor:
         return self._op
 
     def __len__(self) -> int:
-        return len(self.data)
+        return len(self._data)
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, precision=4, separator=", ", prefix="Tensor(")
+        body = np.array2string(self._data, precision=4, separator=", ", prefix="Tensor(")
         extra = f", grad_fn={self._op}" if self._op else (", requires_grad=True" if self.requires_grad else "")
         return f"Tensor({body}{extra})"
 
     def item(self) -> float:
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(f"item() needs a tensor with one element, this one has shape {self.shape}")
-        return self.data.item()
+        return self._data.item()
 
     def numpy(self) -> np.ndarray:
-        return self.data
+        return self._data
 
     def detach(self) -> "Tensor":
-        return Tensor(self.data)
+        """The same data without the graph; like PyTorch's, it shares the version counter."""
+        out = Tensor(self._data)
+        out._version_counter = self._version_counter
+        return out
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` on this non-leaf tensor after backward (leaves always keep theirs)."""
@@ -125,14 +159,14 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("this tensor does not require grad: no input had requires_grad=True")
         if grad is None:
-            if self.data.size != 1:
+            if self._data.size != 1:
                 raise RuntimeError(
                     f"backward() without a gradient needs a scalar, this tensor has shape {self.shape}; "
                     "pass grad= of that shape (e.g. loss.sum().backward() or t.backward(np.ones(t.shape)))"
                 )
-            grad = np.ones_like(self.data)
+            grad = np.ones_like(self._data)
         else:
-            grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.data.dtype)
+            grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self._data.dtype)
             if grad.shape != self.shape:
                 raise ValueError(f"grad has shape {grad.shape} but the tensor has shape {self.shape}")
         run_backward(self, grad, retain_graph)
@@ -215,9 +249,13 @@ def as_tensor(value, like: Tensor | None = None) -> Tensor:
     """Wrap a non-Tensor operand; Python/numpy scalars take the other operand's float dtype."""
     if isinstance(value, Tensor):
         return value
-    if like is not None and like.data.dtype.kind == "f" and isinstance(value, (numbers.Number, np.generic)):
-        return Tensor(np.asarray(value, dtype=like.data.dtype))
+    if like is not None and like._data.dtype.kind == "f" and isinstance(value, (numbers.Number, np.generic)):
+        return Tensor(np.asarray(value, dtype=like._data.dtype))
     return Tensor(value)
+
+
+# Ops whose result may be a view of their input's memory: it then shares the input's version counter.
+_VIEW_OPS = frozenset(("reshape", "transpose", "getitem"))
 
 
 def apply(name: str, *operands, **params) -> Tensor:
@@ -230,21 +268,36 @@ def apply(name: str, *operands, **params) -> Tensor:
     needs = tuple([t.requires_grad for t in operands])
     ctx = Context(needs)
     try:
-        data = active[name + ".forward"](ctx, *[t.data for t in operands], **params)
+        data = active[name + ".forward"](ctx, *[t._data for t in operands], **params)
     except ValueError as error:
         shapes = " and ".join(str(t.shape) for t in operands)
         raise ValueError(f"{name} of shapes {shapes}: {error}") from None
     out = Tensor.__new__(Tensor)
-    out.data = data if type(data) is np.ndarray else np.asarray(data)
+    out._data = data = data if type(data) is np.ndarray else np.asarray(data)
+    base = data.base
+    if base is not None and name in _VIEW_OPS and (base is operands[0]._data or base is operands[0]._data.base):
+        out._version_counter = operands[0]._version_counter
+    else:
+        out._version_counter = [0]
     out.grad = None
     out._retains_grad = False
     if _grad_enabled and True in needs:
         out.requires_grad = True
         out._ctx, out._op, out._parents = ctx, name, operands
+        if ctx.saved_tensors:  # what backward checks before it uses them (engine.input_gradients)
+            out._saved_versions = versions(out)
     else:
         out.requires_grad = False
         out._ctx, out._op, out._parents = None, None, ()
     return out
+
+
+def versions(node: Tensor) -> list[int]:
+    """The version of ``node`` and of each of its inputs, in that order."""
+    found = [node._version_counter[0]]
+    for parent in node._parents:  # a loop, not a comprehension: this runs for every op (Python 3.11)
+        found.append(parent._version_counter[0])
+    return found
 
 
 def tensor(data, requires_grad: bool = False) -> Tensor:

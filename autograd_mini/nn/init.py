@@ -27,6 +27,7 @@ def _fans(shape: tuple[int, ...]) -> tuple[int, int]:
 
 def _fill(tensor, values: np.ndarray):
     tensor.data[...] = values.astype(tensor.data.dtype)
+    tensor._bump_version()  # an in-place change, as torch.nn.init's are
     return tensor
 
 

@@ -28,7 +28,8 @@ class Optimizer:
             hyper = {name: group[name] for name in self.defaults}  # schedulers add keys of their own
             for p in group["params"]:
                 if p.grad is not None:
-                    rule(p.data, p.grad, self.state[id(p)], **hyper)
+                    rule(p.data, p.grad, self.state[id(p)], **hyper)  # updates p.data in place
+                    p._bump_version()  # so a graph that saved p refuses to backward with the new values
 
     def zero_grad(self) -> None:
         """Forget the gradients (set to None, PyTorch's default), so the next backward starts afresh."""
