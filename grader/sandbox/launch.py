@@ -7,7 +7,9 @@ uid) and each gets ``memory_mb / processes`` of address space, so together they 
 """
 from __future__ import annotations
 
+import contextlib
 import errno
+import fcntl
 import os
 import shutil
 import signal
@@ -110,11 +112,6 @@ def _cgroup_parent() -> Path:
             (base / "grader").mkdir(exist_ok=True)
             (base / "grader" / "cgroup.procs").write_text(str(os.getpid()))
             (base / "cgroup.subtree_control").write_text("+memory +pids")
-    for stale in base.glob("grader-job-*"):  # left by a grader that was killed
-        try:
-            stale.rmdir()
-        except OSError:
-            pass
     return base
 
 
@@ -144,8 +141,10 @@ def isolation_summary(limits: Limits) -> str:
             f"submission, no cgroup ({why_not})")
 
 
-def _new_cgroup(parent: Path, slot: int, limits: Limits) -> Path:
-    group = parent / f"grader-job-{os.getpid()}-{slot}"
+def _new_cgroup(parent: Path, uid: int, limits: Limits) -> Path:
+    group = parent / f"grader-job-{uid}"
+    if group.exists():  # left by a grader that was killed; this uid is ours now
+        _remove_cgroup(group)
     group.mkdir()
     (group / "memory.max").write_text(str(limits.memory_mb << 20))
     if (group / "memory.swap.max").exists():
@@ -191,15 +190,45 @@ def _kill(proc: subprocess.Popen) -> None:
             os.close(pidfd)
 
 
+UID_LOCKS = Path("/run/lock" if os.path.isdir("/run/lock") else tempfile.gettempdir()) / "grader-sandbox-uids"
+
+
+@contextlib.contextmanager
+def _sandbox_uid(slot: int):
+    """A uid no other sandbox on this machine is using — the slot's own when it is free: the process limit
+    counts per uid, so a job must not share it with a job of another grader (or test run) on the machine."""
+    UID_LOCKS.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for n in [slot, *range(1000)]:
+        lock = os.open(UID_LOCKS / str(BASE_UID + n), os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(lock)
+            continue
+        try:
+            yield BASE_UID + n
+        finally:
+            os.close(lock)
+        return
+    raise RuntimeError("all 1000 sandbox uids are in use")
+
+
 def run(job_dir: Path, limits: Limits, slot: int = 0, program: Path | None = None) -> dict:
     """Run ``program`` (default: the job's copy of the harness runner, work/harness/runner.py, for ``job_dir``
     already holding work/job.json and cases) and wait. ``program`` gets work/ as its argument; it must lie
-    in work/ (the grader package is not in the sandbox)."""
+    in work/ (the grader package is not in the sandbox). As root the job runs as uid 64000 + ``slot``, or
+    another free sandbox uid when a job of another grader on this machine holds that one."""
+    program = program or job_dir / "work" / "harness" / "runner.py"
+    if not isolation_available():
+        return _run(job_dir, limits, program, None)
+    with _sandbox_uid(slot) as uid:
+        return _run(job_dir, limits, program, uid)
+
+
+def _run(job_dir: Path, limits: Limits, program: Path, uid: int | None) -> dict:
     work = job_dir / "work"
-    program = program or work / "harness" / "runner.py"
     (work / "out").mkdir(exist_ok=True)
-    isolated = isolation_available()
-    uid = BASE_UID + slot
+    isolated = uid is not None
     cpu = int(limits.notebook_timeout) + 5
     group = None
     if isolated:
@@ -208,7 +237,7 @@ def run(job_dir: Path, limits: Limits, slot: int = 0, program: Path | None = Non
             os.chown(path, uid, 65534)
             os.chmod(path, 0o700)
         parent, _ = memory_budget()
-        group = _new_cgroup(parent, slot, limits) if parent is not None else None
+        group = _new_cgroup(parent, uid, limits) if parent is not None else None
         per_process_mb = limits.memory_mb if group else limits.memory_mb // limits.processes
         command = ["unshare", "--mount", "--pid", "--net", "--ipc", "--kill-child", "--propagation", "private",
                    sys.executable, "-s", "-m", "grader.sandbox.enter", "--uid", str(uid),
@@ -245,4 +274,4 @@ def run(job_dir: Path, limits: Limits, slot: int = 0, program: Path | None = Non
             peak_mb = _remove_cgroup(group)
     stderr = (job_dir / "stderr.txt").read_bytes()[:2000].decode(errors="replace")
     return {"returncode": code, "timed_out": timed_out, "isolated": isolated, "stderr": stderr,
-            "memory_peak_mb": peak_mb}
+            "memory_peak_mb": peak_mb, "uid": uid}

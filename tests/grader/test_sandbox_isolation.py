@@ -27,7 +27,7 @@ pytestmark = pytest.mark.skipif(not launch.isolation_available(),
                                 reason="needs root on Linux with unshare: the sandbox's namespaces, chroot, "
                                        "cgroup and uids can only be set up as root")
 
-SLOT = 37  # a worker slot (uid 64037) no other test uses, so concurrent test runs do not share a uid
+SLOT = 37  # a worker slot (uid 64037) other tests do not ask for
 LIMITS = launch.Limits(memory_mb=1536, cell_timeout=5, call_timeout=10, notebook_timeout=60)
 NO_IMPLEMENTATION = {
     "relu_impl": "def relu(a):\n    raise NotImplementedError()\n",
@@ -333,4 +333,19 @@ def test_the_wall_clock_kill_takes_every_process():
             time.sleep(1)
     ''', limits=launch.Limits(notebook_timeout=3))
     assert info["timed_out"]
-    assert processes_of(launch.BASE_UID + SLOT) == []
+    assert processes_of(info["uid"]) == []
+
+
+def test_a_job_never_shares_its_uid_with_a_running_job_of_another_grader():
+    """Processes are counted per uid: were two graders' jobs on one uid, one of them could not fork."""
+    with launch._sandbox_uid(SLOT) as taken:  # as if another grader's job held slot 37 right now
+        info, report = run_probe('''
+            import json, os
+            pid = os.fork()
+            if pid == 0:
+                os._exit(0)
+            os.waitpid(pid, 0)
+            json.dump({"forked": True}, open("report.json", "w"))
+        ''')
+    assert info["uid"] != taken and info["uid"] >= launch.BASE_UID
+    assert report == {"forked": True}, info["stderr"]
