@@ -112,7 +112,8 @@ def diagnose(student: list, reference: list, cases: list, mistakes, rtol: float,
     case speak of ``focus`` (the simplest failing case) first."""
     order = [focus] + [k for k in range(len(cases)) if k != focus]
     student, reference, cases = [student[k] for k in order], [reference[k] for k in order], [cases[k] for k in order]
-    loose_r, loose_a = max(rtol, 1e-7), max(atol, 1e-9)
+    # mistakes are matched a little more loosely than answers; a case compared without atol stays so
+    loose_r, loose_a = max(rtol, 1e-7), max(atol, 1e-9) if atol else 0.0
     n_out = len(reference[0])
     if any(len(s) != len(r) for s, r in zip(student, reference)):
         return "count", (f"you returned {len(student[0])} value(s) but {n_out} are expected"
@@ -146,7 +147,7 @@ def diagnose(student: list, reference: list, cases: list, mistakes, rtol: float,
             if s.shape == r.shape:
                 continue
             label = f"output {k + 1}" if n_out > 1 else f"your {what}"
-            reduced = _reduce_to(s, r.shape)
+            reduced = _reduce_to(s, r.shape) if what == "gradient" else None
             if reduced is not None:
                 tail = " It matches after summing." if _close(reduced, r, loose_r, loose_a) else ""
                 return "unreduced", (f"{label} has shape {s.shape} but the input had shape {r.shape}: the input was "

@@ -5,11 +5,8 @@ lines (``### BEGIN SOLUTION`` .. ``### END SOLUTION``) identical to the fenced l
 autograd_mini, found with ``registry.reference_of(name)`` and ``inspect.getsource``. Indentation is
 compared relative to each block (a method's body sits deeper than a notebook function's).
 
-An exercise names its registry entry in one of two ways (both are read):
-
-* the lesson's declaration (grader/lessons/lesson_NN.py): an exercise whose id is a registry name implements
-  it as ``function`` in its solution cell;
-* the solution cell's metadata, ``{"course": {"registry": "relu.forward"}}`` (the whole cell is compared).
+An exercise names its registry entry in one place, the lesson's declaration (grader/lessons/lesson_NN.py):
+an exercise whose id is a registry name implements it as ``function`` in its solution cell.
 """
 from __future__ import annotations
 
@@ -54,28 +51,19 @@ def fenced_blocks(source: str) -> list[list[str]]:
 
 
 def linked_exercises() -> list[tuple[str, tuple[str, ...], str | None, str]]:
-    """(notebook stem, solution cell grade_ids, function or None, registry name) per plugged-in exercise.
-
-    The declaration names the function (a cell may define several exercises); a cell linked by metadata
-    alone is compared as a whole.
-    """
-    found: dict[tuple[str, str], tuple[tuple[str, ...], str | None]] = {}
+    """(notebook stem, solution cell grade_ids, function, registry name) per plugged-in exercise
+    (the declaration names the function: a cell may define several exercises)."""
+    found = []
     for path in SOLUTIONS:
         lesson = load_lesson(SPECS, path.stem)
         for exercise in lesson.exercises if lesson else []:
             if exercise.id in registry.names():
-                found[(path.stem, exercise.id)] = ((exercise.solution_cell,), exercise.function)
-        for cell in nbformat.read(str(path), as_version=4).cells:
-            name = cell.metadata.get("course", {}).get("registry")
-            if name:
-                found.setdefault((path.stem, name), ((cell.metadata["nbgrader"]["grade_id"],), None))
-    return [(stem, cells, function, name) for (stem, name), (cells, function) in sorted(found.items())]
+                found.append((path.stem, (exercise.solution_cell,), exercise.function, exercise.id))
+    return sorted(found)
 
 
-def function_source(source: str, function: str | None) -> str:
+def function_source(source: str, function: str) -> str:
     """The lines of ``def function`` up to the next top-level statement (so a closing fence is kept)."""
-    if function is None:
-        return source
     tree = ast.parse(source)
     lines = source.splitlines()
     for k, node in enumerate(tree.body):
@@ -106,7 +94,7 @@ def test_fenced_lines_equal_the_library_reference(stem, cells, function, name):
     reference = fenced_blocks(inspect.getsource(registry.reference_of(name)))
     assert reference, f"the reference of {name!r} has no ### BEGIN SOLUTION fence"
     differences = [f"  notebook:  {n}\n  library:   {r}" for n, r in zip(sum(notebook, []), sum(reference, [])) if n != r]
-    assert notebook == reference, (f"{stem} {function or ', '.join(cells)} and autograd_mini's {name!r} differ:\n"
+    assert notebook == reference, (f"{stem} {function} and autograd_mini's {name!r} differ:\n"
                                    + ("\n".join(differences) or f"{len(notebook)} vs {len(reference)} fenced blocks"))
 
 
