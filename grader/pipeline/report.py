@@ -45,18 +45,19 @@ def _keys_in(source: str) -> set[str]:
 
 
 @functools.cache
-def known_mistakes() -> frozenset[str]:
+def known_mistakes(lessons_dir: Path | None = None) -> frozenset[str]:
     """Every mistake key the grader itself writes: failure kinds, diagnoses and hint codes of grader.checks and
-    its harness, the lessons' Mistake keys, and the grade step's own (read from their source, never run)."""
+    its harness, the Mistake keys of the course's lessons (grader/lessons/ and ``lessons_dir``), and the grade
+    step's own — read from their source, never run."""
     package = Path(grader.__file__).parent
     files = [*package.glob("checks/*.py"), *package.glob("harness/*.py"), *package.glob("lessons/*.py"),
-             package / "pipeline" / "grade.py"]
+             package / "pipeline" / "grade.py", *(Path(lessons_dir).glob("*.py") if lessons_dir else [])]
     return frozenset().union(*(_keys_in(f.read_text()) for f in files if f.is_file()))
 
 
-def mistake_name(raw) -> str:
+def mistake_name(raw, lessons_dir: Path | None = None) -> str:
     """The mistake as reports show it: one of :func:`known_mistakes`, else ``other``."""
-    return raw if isinstance(raw, str) and raw in known_mistakes() else "other"
+    return raw if isinstance(raw, str) and raw in known_mistakes(lessons_dir) else "other"
 
 
 def terminal_text(value) -> str:
@@ -82,13 +83,13 @@ def grades_table(book: Gradebook) -> tuple[list[str], list[list]]:
     return header, rows
 
 
-def exercise_summary(book: Gradebook) -> list[dict]:
+def exercise_summary(book: Gradebook, lessons_dir: Path | None = None) -> list[dict]:
     groups: dict[tuple, list] = defaultdict(list)
     for g in book.grades():
         groups[(g["lesson"], g["exercise"])].append(g)
     summary = []
     for (lesson, exercise), rows in sorted(groups.items()):
-        mistakes = Counter(mistake_name(r["mistake"]) for r in rows if r["mistake"])
+        mistakes = Counter(mistake_name(r["mistake"], lessons_dir) for r in rows if r["mistake"])
         summary.append({
             "lesson": lesson, "exercise": exercise, "students": len(rows),
             "mean_points": sum(r["points"] for r in rows) / len(rows), "max_points": rows[0]["max_points"],
@@ -122,7 +123,7 @@ def report(course: Course, log=print) -> dict[str, Path]:
              "plot": course.reports / "summary.png"}
     with Gradebook(course.gradebook) as book:
         header, rows = grades_table(book)
-        summary = exercise_summary(book)
+        summary = exercise_summary(book, course.specs)
         problems = [(s["student"], s["lesson"], s["problem"]) for s in book.submissions() if s["problem"]]
         count = len(book.submissions())
     with open(paths["grades"], "w", newline="") as f:

@@ -85,6 +85,12 @@ def test_known_mistakes_are_the_checks_own_vocabulary():
     assert terminal_text("a\x1b]8;;http://x\x07link\x1b]8;;\x07\u202eb\x07") == "alinkb"
 
 
+def test_a_course_lessons_own_mistake_keys_are_known(tmp_path):
+    (tmp_path / "fx09.py").write_text('MISTAKES = [Mistake("halved_twice", "you divided by 2 twice", None)]\n')
+    assert "halved_twice" in known_mistakes(tmp_path) and "halved_twice" not in known_mistakes()
+    assert mistake_name("halved_twice", tmp_path) == "halved_twice" and mistake_name("halved_twice") == "other"
+
+
 def damaged(grade_id) -> dict:
     nb = copy.deepcopy(adversarial.load())
     cell = next(c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == "relu_impl")
