@@ -198,3 +198,17 @@ def test_protocol_refuses_decompression_bombs(tmp_path):
     (tmp_path / "ex.json").write_text(json.dumps([{"n": 1}]))
     outcome = load_outcomes(tmp_path, "ex", 1, max_bytes=1 << 20)
     assert isinstance(outcome, Failure) and outcome.error_type == "oversized_result"
+
+
+def test_hidden_inputs_change_with_every_different_submission():
+    """A leaked hidden input is worth nothing next time: the seed depends on the submission's content."""
+    from grader.pipeline.grade import seed_for
+
+    lesson = load_lesson(FIXTURE / "lessons", "fx01_basics")
+    first = seed_for(b"secret", "alice", "fx01_basics", "sha-of-submission-1", "mul.backward")
+    again = seed_for(b"secret", "alice", "fx01_basics", "sha-of-submission-1", "mul.backward")
+    second = seed_for(b"secret", "alice", "fx01_basics", "sha-of-submission-2", "mul.backward")
+    other_course = seed_for(b"other", "alice", "fx01_basics", "sha-of-submission-1", "mul.backward")
+    assert first == again and len({first, second, other_course}) == 3
+    a, b = (lesson.cases("mul.backward", seed) for seed in (first, second))
+    assert not any(np.array_equal(x, y) for ca, cb in zip(a, b) for x, y in zip(ca.arrays, cb.arrays))
