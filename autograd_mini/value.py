@@ -96,8 +96,15 @@ class Value:
         """Fill ``.grad`` of every node this value depends on with d self / d node.
 
         Runs the active ``"value.backward"`` (the reference, or yours inside ``autograd_mini.use``).
-        Gradients accumulate: call ``zero_grad()`` on the root before a second backward.
+        As in PyTorch, a second call adds to the *leaves'* gradients (``zero_grad()`` resets them),
+        while every interior node's gradient is computed afresh: it is set to 0 before each call.
         """
+        if self.is_leaf:  # nothing to propagate: d self / d self = 1 accumulates like any leaf's gradient
+            self.grad += 1.0
+            return
+        for node in graph_order(self):
+            if node.parents:
+                node.grad = 0.0
         active["value.backward"](self)
 
     def zero_grad(self) -> None:

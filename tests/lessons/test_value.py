@@ -214,6 +214,63 @@ def test_gradients_accumulate_at_forks():
     assert_rel(z.grad, 2 * math.tanh(-1.5) * (1 - math.tanh(-1.5) ** 2))
 
 
+def torch_scalar(torch, value):
+    return torch.tensor(value, dtype=torch.float64, requires_grad=True)
+
+
+def test_a_second_backward_accumulates_in_leaves_only_like_torch(torch):
+    x = Value(3.0)
+    y = x * x + x
+    y.backward()
+    assert x.grad == 7.0
+    y.backward()
+    assert x.grad == 14.0
+    tx = torch_scalar(torch, 3.0)
+    ty = tx * tx + tx
+    ty.backward(retain_graph=True)
+    ty.backward()
+    assert tx.grad.item() == 14.0
+
+
+def test_interior_gradients_are_recomputed_by_each_backward_like_torch(torch):
+    """x -> *3 -> tanh -> *1: were interior gradients kept, the leaf would end at 4x its first value."""
+    x = Value(0.4)
+    scaled = x * 3.0
+    y = scaled.tanh() * 1.0
+    y.backward()
+    first, first_interior = x.grad, scaled.grad
+    y.backward()
+    assert x.grad == 2 * first
+    assert scaled.grad == first_interior
+    tx = torch_scalar(torch, 0.4)
+    t_scaled = tx * 3.0
+    t_scaled.retain_grad()
+    ty = t_scaled.tanh() * 1.0
+    ty.backward(retain_graph=True)
+    assert_rel(first, tx.grad.item())
+    ty.backward()
+    assert_rel([x.grad, scaled.grad], [tx.grad.item(), t_scaled.grad.item() / 2])  # torch's retained grad accumulates
+
+
+def test_a_plugged_in_backward_gets_the_same_fresh_interior_gradients():
+    x = Value(3.0)
+    y = x * x + x
+    with use({"value.backward": autograd_mini.registry.reference_of("value.backward")}):
+        y.backward()
+        y.backward()
+    assert x.grad == 14.0
+
+
+def test_backward_of_a_leaf_accumulates_like_torch(torch):
+    x = Value(2.0)
+    x.backward()
+    x.backward()
+    tx = torch_scalar(torch, 2.0)
+    tx.backward()
+    tx.backward()
+    assert x.grad == tx.grad.item() == 2.0
+
+
 def test_zero_grad_then_backward_gives_the_same_gradient():
     x, w = Value(0.3), Value(-2.0)
     out = (x * w).tanh() + x
@@ -257,7 +314,8 @@ def test_value_backward_and_graph_order_follow_the_registry():
     with use({"value.topological_order": my_order, "value.backward": my_backward}):
         (x * x).backward()
         graph_order(x)
-    assert calls == ["backward", "order", "order"]
+    # Value.backward() first clears the interior gradients (walking the active order), then runs backward
+    assert calls == ["order", "backward", "order", "order"]
     assert x.grad == 4.0
 
 
