@@ -173,7 +173,8 @@ def test_completed_lesson(lesson, student_lab, new_page, shot, artifacts):
                          for c in saved if c["cell_type"] == "code" for o in c.get("outputs", []))
     creates_widgets = any("autograd_mini.widgets" in (c["source"] if isinstance(c["source"], str) else "".join(c["source"]))
                           for c in saved)
-    assert views.count() == widget_outputs, f"{lesson}: {widget_outputs} widget outputs, {views.count()} rendered"
+    expect(views, f"{lesson}: {widget_outputs} widget outputs, not as many rendered").to_have_count(
+        widget_outputs, timeout=30_000)
     assert widget_outputs or not creates_widgets, f"{lesson}: uses autograd_mini.widgets but displays no widget"
     for k in range(views.count()):
         view = views.nth(k)
