@@ -142,7 +142,7 @@ def plus_h_squared(case: Case, grads) -> np.ndarray:
     return fw.to_numpy(grads[0]) + case.params.get("h", 0.0) ** 2
 
 
-GRADIENT_ORACLES = both("; + h**2 on sum(x**3) with a given h, its central difference exactly",
+GRADIENT_ORACLES = both("; + h**2 for sum(x**3) at a given h, as its central difference",
                         lambda c: lambda F, x: FUNCTIONS[c.params["f"]](x, F), then=plus_h_squared)
 
 

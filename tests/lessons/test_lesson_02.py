@@ -225,7 +225,14 @@ def test_a_typical_mistake_fails_the_hidden_test_with_its_diagnosis(exercise_id,
     assert result.mistake == key, result.message()
     assert words in result.diagnosis, result.diagnosis
     with pytest.raises(AssertionError, match=re.escape(words)):
-        lesson_02.grade(exercise_id, wrong)
+        result.assert_passed()  # what lesson_02.grade does with the same hidden check
+
+
+def test_grade_is_the_hidden_check_raising_its_diagnosis(capsys):
+    lesson_02.grade("value.mul.local", SOLUTIONS["value.mul.local"])
+    assert capsys.readouterr().out == "value.mul.local: all hidden tests passed\n"
+    with pytest.raises(AssertionError, match="(?s)NOT YET.*yours are swapped"):
+        lesson_02.grade("value.mul.local", lambda a, b, out: (a, b))
 
 
 def test_every_declared_mistake_and_order_hint_has_a_wrong_implementation_above():
