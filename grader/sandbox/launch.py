@@ -133,7 +133,7 @@ def isolation_summary(limits: Limits) -> str:
         return ("sandbox: none (not root): a separate process with per-process limits "
                 f"({limits.memory_mb} MB address space) and the import blocker")
     parent, why_not = memory_budget()
-    walls = "sandbox: mount, pid, network and IPC namespaces, chroot, one uid per worker"
+    walls = "sandbox: mount, pid, network and IPC namespaces, chroot, a uid of its own"
     if parent is not None:
         return (f"{walls}; memory: one cgroup v2 per submission, {limits.memory_mb} MB for all its processes "
                 f"(at most {limits.processes})")
@@ -158,12 +158,16 @@ def _remove_cgroup(group: Path) -> float | None:
     peak = group / "memory.peak"
     peak_mb = int(peak.read_text()) / (1 << 20) if peak.exists() else None
     deadline = time.monotonic() + 10
-    while (group / "cgroup.procs").read_text().strip() and time.monotonic() < deadline:
+    while True:
+        try:
+            group.rmdir()
+            return peak_mb
+        except OSError as error:  # EBUSY while a process of the job is still exiting
+            if error.errno != errno.EBUSY or time.monotonic() > deadline:
+                raise
         if (group / "cgroup.kill").exists():
             (group / "cgroup.kill").write_text("1")
         time.sleep(0.01)
-    group.rmdir()
-    return peak_mb
 
 
 def _kill(proc: subprocess.Popen) -> None:

@@ -9,11 +9,9 @@ import ctypes
 import io
 import json
 import os
-import socket
 import socketserver
 import textwrap
 import threading
-import time
 import uuid
 from pathlib import Path
 
