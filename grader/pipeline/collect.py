@@ -290,14 +290,16 @@ def _assign_slugs(raws: set, submitted: Path, report: Collection) -> dict[str, s
     for candidate, group in by_slug.items():
         name_file = submitted / candidate / ".name"
         holder = name_file.read_text() if name_file.is_file() else None
-        # the folder belongs to the name already in it, else to the name that is its own slug
-        owner = holder if holder is not None else (candidate if len(group) > 1 else next(iter(group)))
+        # the folder belongs to the name already in it, else to the name without a space (its slug is exact)
+        exact = [r for r in group if " " not in _normal(r)]
+        owner = holder if holder is not None else next(iter(group)) if len(group) == 1 else (exact or [None])[0]
         for raw in group:
             folders[raw] = candidate if raw == owner else strict_slug(raw)
-        if len(group | {owner}) > 1:
-            report.names.append(f"names {', '.join(repr(r) for r in sorted(group | {owner}))} share the folder name "
+        sharing = group | ({holder} if holder is not None else set())
+        if len(sharing) > 1:
+            report.names.append(f"names {', '.join(repr(r) for r in sorted(sharing))} share the folder name "
                                 f"{candidate!r}: kept apart as " + ", ".join(
-                                    f"{r!r} -> {folders.get(r, candidate)}" for r in sorted(group | {owner})))
+                                    f"{r!r} -> {folders.get(r, candidate)}" for r in sorted(sharing)))
     similar = defaultdict(set)
     for raw in raws:
         similar[_similar(raw)].add(raw)
