@@ -68,3 +68,14 @@ def removed_in_sandbox(lessons_dir: Path, exercise: Exercise) -> list[str]:
     graded = {name for lesson in all_lessons(lessons_dir).values() for e in lesson.exercises
               for name in (e.id, *e.also_strip) if name in known}
     return sorted(graded - set(exercise.needs))
+
+
+def mistake_keys(lessons_dir: Path) -> frozenset:
+    """Every mistake key the grader itself can write for this course: failure kinds, hint codes, the generic
+    diagnoses, and the Mistake keys of its lessons. Reports show anything else as "other"."""
+    from .checks.diagnose import GENERIC_KEYS
+    from .harness.calls import HINTS
+    from .harness.outcome import KINDS
+
+    lesson_keys = {m.key for lesson in all_lessons(lessons_dir).values() for e in lesson.exercises for m in e.mistakes}
+    return frozenset(KINDS) | frozenset(HINTS) | frozenset(GENERIC_KEYS) | frozenset(lesson_keys)

@@ -14,6 +14,11 @@ import numpy as np
 from grader.harness.calls import HINTS
 
 
+# The keys of the generic rules below, and of the grade step's "not graded" (whole notebook unusable).
+GENERIC_KEYS = ("count", "nan", "swapped", "unreduced", "transposed", "shape", "factor", "sign", "mismatch",
+                "not_graded")
+
+
 @dataclass
 class Mistake:
     """A known wrong answer: if the student's outputs equal ``wrong(case)`` on every case, say ``message``."""

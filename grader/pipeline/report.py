@@ -6,53 +6,23 @@ spreadsheet would read as a formula (``= + - @``, tab, CR first) is prefixed wit
 """
 from __future__ import annotations
 
-import ast
 import csv
-import functools
 import re
 import unicodedata
 from collections import Counter, defaultdict
 from pathlib import Path
 
-import grader
 from grader.config import Course
 from grader.pipeline.gradebook import Gradebook
+from grader.spec import GRADER_DIR, mistake_keys
 
-_KEY = re.compile(r"[a-z][a-z0-9_]{0,39}")
-_KEY_CALLS = {"Mistake", "Failure"}  # their first argument is a mistake key / failure kind
-_KEY_TABLES = {"HINTS", "messages", "FAILURE_KINDS"}  # dicts whose keys are mistake keys
 _ANSI = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|[@-Z\\-_])")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _keys_in(source: str) -> set[str]:
-    """Mistake keys written in one module of the grader: Mistake("key", ...), Failure("kind", ...),
-    ``return "key", message``, CheckResult(..., "key") and the keys of the HINTS / messages tables."""
-    keys = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Call) and node.args:
-            name = getattr(node.func, "id", getattr(node.func, "attr", ""))
-            arg = node.args[0] if name in _KEY_CALLS else node.args[5] if name == "CheckResult" and len(node.args) > 5 else None
-            if isinstance(arg, ast.Constant):
-                keys.add(arg.value)
-        elif isinstance(node, ast.Return) and isinstance(node.value, ast.Tuple) and node.value.elts:
-            if isinstance(node.value.elts[0], ast.Constant):
-                keys.add(node.value.elts[0].value)
-        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Dict):
-            if any(getattr(t, "id", None) in _KEY_TABLES for t in node.targets):
-                keys.update(k.value for k in node.value.keys if isinstance(k, ast.Constant))
-    return {k for k in keys if isinstance(k, str) and _KEY.fullmatch(k)}
-
-
-@functools.cache
 def known_mistakes(lessons_dir: Path | None = None) -> frozenset[str]:
-    """Every mistake key the grader itself writes: failure kinds, diagnoses and hint codes of grader.checks and
-    its harness, the Mistake keys of the course's lessons (grader/lessons/ and ``lessons_dir``), and the grade
-    step's own — read from their source, never run."""
-    package = Path(grader.__file__).parent
-    files = [*package.glob("checks/*.py"), *package.glob("harness/*.py"), *package.glob("lessons/*.py"),
-             package / "pipeline" / "grade.py", *(Path(lessons_dir).glob("*.py") if lessons_dir else [])]
-    return frozenset().union(*(_keys_in(f.read_text()) for f in files if f.is_file()))
+    """Every mistake key the grader itself writes (grader.spec.mistake_keys), for the course's lessons."""
+    return mistake_keys(Path(lessons_dir) if lessons_dir else GRADER_DIR / "lessons")
 
 
 def mistake_name(raw, lessons_dir: Path | None = None) -> str:

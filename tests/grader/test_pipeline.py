@@ -21,7 +21,7 @@ import adversarial
 
 pytestmark = pytest.mark.slow
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "course"
-LIMITS = Limits(memory_mb=1536, cell_timeout=2, call_timeout=4, notebook_timeout=15)
+LIMITS = Limits(memory_mb=1536, cell_timeout=2, call_timeout=4, notebook_timeout=40)
 
 
 @pytest.fixture(scope="module")

@@ -86,7 +86,10 @@ def test_known_mistakes_are_the_checks_own_vocabulary():
 
 
 def test_a_course_lessons_own_mistake_keys_are_known(tmp_path):
-    (tmp_path / "fx09.py").write_text('MISTAKES = [Mistake("halved_twice", "you divided by 2 twice", None)]\n')
+    (tmp_path / "fx09.py").write_text(
+        "from grader.checks.diagnose import Mistake\nfrom grader.lesson import Exercise, Lesson\n"
+        "LESSON = Lesson('fx09', [Exercise('x', 'f', 1, lambda rng, hidden: [], 'plain', [],\n"
+        "    [Mistake('halved_twice', 'you divided by 2 twice', None)])])\n")
     assert "halved_twice" in known_mistakes(tmp_path) and "halved_twice" not in known_mistakes()
     assert mistake_name("halved_twice", tmp_path) == "halved_twice" and mistake_name("halved_twice") == "other"
 
