@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .registry import active, reference
-from .tensor import Tensor, apply
+from .tensor import Tensor, _axis, apply
 
 
 def relu(x: Tensor) -> Tensor:
@@ -41,3 +41,10 @@ def _linear(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
     out = x @ weight.T
     return out if bias is None else out + bias
     ### END SOLUTION
+
+
+def logsumexp(x: Tensor, axis: int = -1) -> Tensor:
+    """log(sum(exp(x))) over ``axis`` (which disappears), computed without overflow."""
+    if x.ndim == 0:
+        raise ValueError("logsumexp reduces an axis: it needs a tensor with at least one dimension, got shape ()")
+    return apply("logsumexp", x, axis=_axis(axis, x.ndim))
