@@ -52,13 +52,13 @@ def score(nb: dict, tmp_path: Path, name: str, limits: launch.Limits = LIMITS) -
     return grade_file(name, load_lesson(lessons, "fx01_basics"), path, b"isolation", limits, lessons).score
 
 
-def run_probe(code: str, limits: launch.Limits = LIMITS, slot: int = SLOT) -> tuple[dict, dict]:
+def run_probe(code: str, limits: launch.Limits = LIMITS) -> tuple[dict, dict]:
     """Run ``code`` as the sandbox's program; returns (launch's info, the report.json it wrote or {})."""
     job = launch.new_job_dir()
     try:
         program = job / "work" / "probe.py"
         program.write_text(textwrap.dedent(code))
-        info = launch.run(job, limits, slot, program=program)
+        info = launch.run(job, limits, SLOT, program=program)
         assert info["isolated"], info
         report = job / "work" / "report.json"
         return info, (json.loads(report.read_text()) if report.exists() else {})
