@@ -22,6 +22,7 @@ the course secret, the student, the lesson and the submission's content.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -61,6 +62,20 @@ class Exercise:
     def make_check(self, cases: list) -> Check:
         return Check(self.id, cases, list(self.oracles), self.call, list(self.mistakes), self.rtol, self.atol,
                      self.what, self.transform)
+
+
+def refusing(names) -> contextlib.AbstractContextManager:
+    """Registry entries in ``names`` raise, as the stripped library's do, for the duration of the block."""
+    from autograd_mini.registry import names as registered, use
+
+    def stub(name):
+        error = type("StrippedReference", (NotImplementedError,), {"reference_name": name})
+
+        def removed(*args, **kwargs):
+            raise error(f"{name} is removed while it is checked")
+        return removed
+
+    return use({name: stub(name) for name in names if name in registered()})
 
 
 def derived_seed(*parts: object) -> int:
@@ -103,9 +118,15 @@ class Lesson:
 
     def check(self, exercise_id: str, fn: Callable) -> CheckResult:
         """A check cell: compare ``fn`` with PyTorch and TensorFlow on the visible cases; shows a verdict."""
-        return self.make_check(exercise_id).run(fn)
+        return self._run(exercise_id, fn, hidden=False)
 
     def grade(self, exercise_id: str, fn: Callable) -> None:
         """A graded test cell: the hidden cases; raises AssertionError carrying the diagnosis."""
-        self.make_check(exercise_id, hidden=True).run(fn).assert_passed()
+        self._run(exercise_id, fn, hidden=True).assert_passed()
         print(f"{exercise_id}: all hidden tests passed")
+
+    def _run(self, exercise_id: str, fn: Callable, hidden: bool) -> CheckResult:
+        """In the notebook, as in the sandbox, the exercise's own reference (and its stand-ins) is not there
+        to be called through the registry while the student's function runs."""
+        exercise = self.exercise(exercise_id)
+        return self.make_check(exercise_id, hidden).run(fn, guard=lambda: refusing((exercise.id, *exercise.also_strip)))

@@ -75,7 +75,7 @@ class Check:
             worst = max(worst, err)
             lines.append(f"vs {oracle.label}: {'differs' if bad else 'matches'} (largest relative error {err:.1e})")
         tolerances = sorted({self.tolerance(c)[0] for c in self.cases})
-        lines.insert(0, f"compared on {len(self.cases)} seeded float64 cases (tolerance "
+        lines.insert(0, f"compared on {len(self.cases)} seeded cases (tolerance "
                         f"{' / '.join(f'{t:.0e}' for t in tolerances)} relative)")
         if not failed:
             return CheckResult(self.name, True, worst, "", lines, None)
@@ -85,9 +85,9 @@ class Check:
         kind, text = diagnose(outcomes, reference, self.cases, self.mistakes, rtol, atol, self.what, focus=first)
         return CheckResult(self.name, False, worst, text, lines, kind)
 
-    def run(self, student_fn: Callable) -> CheckResult:
-        """Both halves in this process: what notebook check cells call."""
-        with contextlib.redirect_stderr(io.StringIO()):
+    def run(self, student_fn: Callable, guard: Callable = contextlib.nullcontext) -> CheckResult:
+        """Both halves in this process (what notebook cells call); the student's half inside ``guard()``."""
+        with contextlib.redirect_stderr(io.StringIO()), guard():
             outcomes = self.student_outcomes(student_fn)
         return self.judge(outcomes)
 

@@ -52,7 +52,7 @@ HINTS = {
                           "reversed topological order, after adding up all the gradients that reach it",
     "retain_grad_ignored": "the interior node marked with retain_grad() has no .grad: besides the leaves, store "
                            "the gradient of every node whose _retains_grad is True",
-    "deep_recursion": "your code recursed too deeply on a graph of {nodes:,} nodes (Python stops at about 1,000 "
+    "deep_recursion": "your code recursed too deeply on a graph of {nodes:,} ops (Python stops at about 1,000 "
                       "nested calls): use a loop with an explicit stack",
     "values_returned": "return plain numbers (floats), not Values: a local derivative is a number",
     # found by the grader when it checks a returned order against the graph (lesson 02)
@@ -203,12 +203,18 @@ def node_index(root) -> dict:
     return index
 
 
+def _too_deep(case: Case) -> Hint:
+    if "chain" in case.params:  # what ran: 2 ops per link
+        return Hint("deep_chain", ops=2 * case.params["chain"], links=case.params["chain"])
+    return Hint("deep_recursion", nodes=len(case.params["program"]))
+
+
 def value_order(fn: Callable, case: Case) -> Any:
     leaves, root = value_graph(case)
     try:
         order = fn(root)
     except RecursionError:
-        raise Hint("deep_recursion", nodes=2 * case.params.get("chain", 0)) from None
+        raise _too_deep(case) from None
     if not isinstance(order, (list, tuple)):
         raise Hint("not_a_list", type=type(order).__name__)
     index = node_index(root)
@@ -225,7 +231,7 @@ def value_backward(fn: Callable, case: Case) -> Any:
     try:
         fn(root)
     except RecursionError:
-        raise Hint("deep_recursion", nodes=2 * case.params.get("chain", 0)) from None
+        raise _too_deep(case) from None
     return np.array([leaf.grad for leaf in leaves], dtype=np.float64)
 
 
@@ -450,17 +456,114 @@ def numerical_gradient_runs(fn: Callable, case: Case) -> Any:
     return (first,) + tuple(numerical_gradient(fn, Case(case.arrays, {**case.params, **change})) for change in changes)
 
 
-def _chain_sized(call: Callable) -> Callable[[Callable, Case], Any]:
-    """``call``, with a recursion on a chain case told as "a chain of N ops" (N = 2 * links, what ran)."""
-    def sized(fn: Callable, case: Case) -> Any:
-        try:
-            return call(fn, case)
-        except Hint as hint:
-            if hint.code != "deep_recursion" or "chain" not in case.params:
-                raise
-            raise Hint("deep_chain", ops=2 * case.params["chain"], links=case.params["chain"]) from None
-    return sized
+CALLS["numerical_gradient_runs"] = numerical_gradient_runs
 
 
-CALLS.update({"numerical_gradient_runs": numerical_gradient_runs, "value_order_sized": _chain_sized(value_order),
-              "value_backward_sized": _chain_sized(value_backward)})
+# ---- lesson 05: optimizers with a changing learning rate, schedules, predictions ----------------------
+
+def optimizer_steps_with_rates(fn: Callable, case: Case) -> Any:
+    """``optimizer_steps``, with the learning rate set to ``case.params["lrs"][k]`` before step k, as a schedule
+    does (without "lrs", the same as ``optimizer_steps``)."""
+    param, *grads = case.copy_arrays()
+    hyper, rates = case.params["hyper"], case.params.get("lrs")
+    state: dict = {}
+    trajectory = []
+    for k, grad in enumerate(grads):
+        before = param.copy()
+        returned = fn(param, grad, state, **(hyper if rates is None else {**hyper, "lr": rates[k]}))
+        if returned is not None and not np.shares_memory(returned, param):
+            raise Hint("not_in_place")
+        if np.array_equal(param, before) and np.any(grad):
+            raise Hint("not_in_place")
+        trajectory.append(param.copy())
+    return np.stack(trajectory)
+
+
+def schedule_rates(fn: Callable, case: Case) -> Any:
+    """``fn(step, **settings)`` for step = 0 .. case.params["steps"]: the learning rate at every step."""
+    rates = []
+    for step in range(case.params["steps"] + 1):
+        rate = fn(step, **case.params["settings"])
+        if isinstance(rate, (np.ndarray, list, tuple)) and np.size(rate) != 1:
+            raise Hint("rate_not_a_number", step=step, shape=list(np.shape(rate)))
+        rates.append(rate)
+    return np.array(rates, dtype=np.float64).reshape(-1)
+
+
+def prediction(fn: Callable, case: Case) -> Any:
+    """``fn()`` returns the student's answer: a number, or with ``case.params["choices"]`` one of those numbers."""
+    answer = fn()
+    if isinstance(answer, bool) or not isinstance(answer, (int, float, np.integer, np.floating)):
+        raise Hint("prediction_not_a_number", type=type(answer).__name__)
+    choices = case.params.get("choices")
+    if choices is not None and answer not in choices:
+        raise Hint("prediction_choice", choices=", ".join(map(str, choices)))
+    return np.float64(answer)
+
+
+CALLS.update({"optimizer_steps_with_rates": optimizer_steps_with_rates, "schedule_rates": schedule_rates,
+              "prediction": prediction})
+HINTS.update({
+    "rate_not_a_number": "at step {step} your function returned an array of shape {shape}: return one number, the "
+                         "learning rate at that step",
+    "prediction_not_a_number": "return your answer as a number (int or float), not a {type}",
+    "prediction_choice": "answer with one of the numbers {choices}",
+    "prediction_high": "your prediction is too large (it is more than {tolerance} away from the measured value): "
+                       "{advice}",
+    "prediction_low": "your prediction is too small (it is more than {tolerance} away from the measured value): "
+                      "{advice}",
+})
+
+
+# ---- lesson 04: losses built from Tensor ops, and the loss ops' forwards -------------------------------
+
+HINTS.update({
+    "loss_not_tensor": "your loss returned a {type}, not an autograd_mini Tensor: build it from Tensor operations "
+                       "(input - target, ** 2, .abs(), .mean(), .sum()) so that backward() can differentiate it; a "
+                       "numpy result (np.mean, .data) has no graph",
+    "loss_no_graph": "backward() through your loss gave the input no gradient: the result is not connected to "
+                     "`input` (an op on .data or a numpy function cut the graph). Use Tensor operations throughout",
+    "loss_shape": "your loss with reduction={reduction!r} has shape {got}, expected {expected}: 'mean' and 'sum' "
+                  "give one number (shape ()), 'none' one loss per element (the input's shape)",
+    "overflow_logsumexp": "exp overflowed: exp(1000) is inf. Shift by the slice's max m first: logsumexp(a) = m + "
+                          "log(sum(exp(a - m))), so the largest exponent is 0",
+    "invalid_logsumexp": "inf - inf happened: a slice's max is -inf (every entry -inf) or +inf. Shift by the max "
+                         "only where it is finite (np.where(np.isfinite(m), m, 0)), as torch.logsumexp does",
+    "overflow_log_softmax": "exp overflowed: exp(1000) is inf. log_softmax(a) = a - logsumexp(a); compute it with "
+                            "the max subtracted first, never as log(softmax(a))",
+    "overflow_cross_entropy": "exp overflowed: exp(1000) is inf. Compute log-probabilities as shifted - "
+                              "log(sum(exp(shifted))) with shifted = logits - their row's max",
+    "overflow_binary_cross_entropy_with_logits": "exp overflowed: exp(-x) is inf for x < -709. Write the loss as "
+                                                 "max(x, 0) - x t + log(1 + exp(-|x|)): exp of a non-positive "
+                                                 "number never overflows",
+    "predict_wrong": "not the value PyTorch and TensorFlow compute. Work it out again on paper (the check does not "
+                     "tell you the answer)",
+})
+
+
+def loss_tensor(fn: Callable, case: Case) -> Any:
+    """``fn(input, target, reduction[, delta])`` on Tensors; then backward() with the case's output gradient.
+    Returns (the loss, input.grad)."""
+    import autograd_mini
+
+    x, target, upstream = case.copy_arrays()
+    params = case.params
+    input = autograd_mini.Tensor(x, requires_grad=True)
+    extra = (params["delta"],) if "delta" in params else ()
+    out = fn(input, autograd_mini.Tensor(target), params["reduction"], *extra)
+    if not isinstance(out, autograd_mini.Tensor):
+        raise Hint("loss_not_tensor", type=type(out).__name__)
+    expected = x.shape if params["reduction"] == "none" else ()
+    if out.shape != expected:
+        raise Hint("loss_shape", reduction=params["reduction"], got=list(out.shape), expected=list(expected))
+    if not out.requires_grad:
+        raise Hint("loss_no_graph")
+    out.backward(upstream)
+    if input.grad is None:
+        raise Hint("loss_no_graph")
+    return out.data.copy(), input.grad.copy()
+
+
+CALLS["loss_tensor"] = loss_tensor
+CALLS.update({f"op_forward_{op}": op_forward_explained(op) for op in
+              ("logsumexp", "log_softmax", "cross_entropy", "binary_cross_entropy_with_logits")})

@@ -370,9 +370,9 @@ LESSON = Lesson("02_chain_rule", setup=(
     *(local_exercise(op, "arithmetic_locals") for op in ("add", "mul", "pow")),
     *(local_exercise(op, "nonlinear_locals") for op in ("exp", "tanh", "relu")),
     Exercise("value.topological_order", function="topological_order", points=2, cases=graph_cases,
-             call="value_order_sized", oracles=GRAPH_ORACLES, transform=order_gradients, what="gradient",
+             call="value_order", oracles=GRAPH_ORACLES, transform=order_gradients, what="gradient",
              also_strip=("engine.topological_order",)),
-    Exercise("value.backward", function="backward", points=2, cases=graph_cases, call="value_backward_sized",
+    Exercise("value.backward", function="backward", points=2, cases=graph_cases, call="value_backward",
              oracles=GRAPH_ORACLES, mistakes=BACKWARD_MISTAKES, what="gradient",
              needs=("value.topological_order",) + VALUE_LOCALS),
 ])

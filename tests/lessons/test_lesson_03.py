@@ -384,3 +384,12 @@ def test_autograder_gives_full_marks_zero_and_per_exercise_diagnoses(tmp_path):
     assert graded["getitem.backward"].points == 0 and "np.add.at" in graded["getitem.backward"].result["diagnosis"]
     assert graded["mean.backward"].points == 0 and "N times too large" in graded["mean.backward"].result["diagnosis"]
     assert sum(e.points for e in graded.values()) == 17 - 2 - 2
+
+
+def test_in_the_notebook_too_the_exercise_cannot_call_its_own_reference():
+    def mul_via_the_registry(ctx, grad):
+        return active["mul.backward"](ctx, grad)
+
+    result = lesson_03.check("mul.backward", mul_via_the_registry)
+    assert result.mistake == "uses_reference" and "autograd_mini's own mul.backward" in result.diagnosis
+    assert active["mul.backward"] is reference_of("mul.backward")  # restored after the check
