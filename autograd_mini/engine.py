@@ -76,8 +76,9 @@ def input_gradients(node, grad: np.ndarray) -> tuple:
     if len(grads) != len(parents):
         raise TypeError(f"{node.op}.backward returned {len(grads)} gradients for {len(parents)} inputs")
     for i, (parent, g) in enumerate(zip(parents, grads)):
-        if parent.requires_grad and (type(g) is not np.ndarray or g.shape != parent._data.shape):
-            _check_gradient(node.op, i, parent, g)
+        data = parent._data
+        if parent.requires_grad and (type(g) is not np.ndarray or g.shape != data.shape or g.dtype is not data.dtype):
+            grads = grads[:i] + (_conformed(node.op, i, parent, g),) + grads[i + 1:]
     # Inputs that need no gradient get None, whatever the op computed for them.
     return grads if all(ctx.needs_input_grad) else tuple(g if p.requires_grad else None for p, g in zip(parents, grads))
 
@@ -98,8 +99,9 @@ def _check_unmodified(node, saved: tuple) -> None:
             )
 
 
-def _check_gradient(op: str, i: int, parent, g) -> None:
-    """Explain a missing or misshapen gradient (numpy scalars of the right shape are let through)."""
+def _conformed(op: str, i: int, parent, g) -> np.ndarray:
+    """The gradient as an array of its input's dtype (as PyTorch casts it), or an error if it is missing or
+    misshapen. numpy turns 0-d results into scalars (np.float64): they become 0-d arrays again."""
     if g is None:
         raise TypeError(f"{op}.backward returned None for input {i}, which requires grad")
     shape = np.shape(g)
@@ -108,6 +110,7 @@ def _check_gradient(op: str, i: int, parent, g) -> None:
             f"{op}.backward returned a gradient of shape {shape} for input {i} of shape "
             f"{parent.shape}; a gradient has its input's shape (sum over broadcast dimensions: unbroadcast)"
         )
+    return np.asarray(g, dtype=parent.dtype)
 
 
 def run_backward(root, grad: np.ndarray, retain_graph: bool) -> None:

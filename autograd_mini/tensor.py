@@ -53,14 +53,14 @@ class Tensor:
     PyTorch, where ``.data`` is not tracked at all.
     """
 
-    __slots__ = ("_data", "grad", "requires_grad", "_ctx", "_op", "_parents", "_retains_grad",
+    __slots__ = ("_data", "_grad", "requires_grad", "_ctx", "_op", "_parents", "_retains_grad",
                  "_version_counter", "_saved_versions")
     __array_priority__ = 1000  # numpy scalars/arrays on the left defer to Tensor's reflected ops
 
     def __init__(self, data, requires_grad: bool = False):
         self._data = _to_array(data.data if isinstance(data, Tensor) else data)
         self._version_counter = [0]
-        self.grad: np.ndarray | None = None
+        self._grad: np.ndarray | None = None
         self._ctx: Context | None = None
         self._op: str | None = None
         self._parents: tuple[Tensor, ...] = ()
@@ -90,6 +90,15 @@ class Tensor:
         else:  # a new array: what the graph saved is untouched, and views of the old one no longer share it
             self._data = value if type(value) is np.ndarray else _to_array(value)
             self._version_counter = [self._version_counter[0]]
+
+    @property
+    def grad(self) -> np.ndarray | None:
+        """d root / d self after ``backward()`` (None before): always an array, also for a 0-d tensor."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value) -> None:
+        self._grad = value if value is None or type(value) is np.ndarray else np.asarray(value)
 
     @property
     def _version(self) -> int:
@@ -227,14 +236,19 @@ class Tensor:
 
 
 def _axis(axis, ndim: int):
-    """Normalise an int/tuple axis to non-negative ints, with an error naming the shape."""
+    """Normalise an int/tuple axis to non-negative ints, with an error naming the shape.
+
+    A 0-d tensor accepts axis 0 or -1 as PyTorch does, and reduces over its single element: None.
+    """
     if axis is None:
         return None
     axes = axis if isinstance(axis, tuple) else (axis,)
     for a in axes:
         if not -max(ndim, 1) <= a < max(ndim, 1):
             raise ValueError(f"axis {a} is out of range for a tensor with {ndim} dimensions")
-    normalised = tuple(a % max(ndim, 1) for a in axes)
+    if ndim == 0:
+        return None
+    normalised = tuple(a % ndim for a in axes)
     return normalised if isinstance(axis, tuple) else normalised[0]
 
 
@@ -279,7 +293,7 @@ def apply(name: str, *operands, **params) -> Tensor:
         out._version_counter = operands[0]._version_counter
     else:
         out._version_counter = [0]
-    out.grad = None
+    out._grad = None
     out._retains_grad = False
     if _grad_enabled and True in needs:
         out.requires_grad = True
