@@ -94,8 +94,13 @@ def _huber_loss(input, target, reduction, delta):
 def binary_cross_entropy(input: Tensor, target, reduction: str = "mean") -> Tensor:
     """``input`` holds probabilities in [0, 1]; like PyTorch, each log is clamped at -100."""
     target = _check("binary_cross_entropy", input, target, reduction)
-    if input.data.size and (input.data.min() < 0 or input.data.max() > 1):
-        raise ValueError("binary_cross_entropy: input must be probabilities in [0, 1]; for scores use binary_cross_entropy_with_logits")
+    p = input.data
+    if not ((p >= 0) & (p <= 1)).all():  # NaN fails both comparisons
+        found = "NaN" if np.isnan(p).any() else f"values from {p.min():g} to {p.max():g}"
+        raise ValueError(
+            f"binary_cross_entropy: all elements of input should be between 0 and 1 (probabilities), got {found} "
+            f"in shape {input.shape}; for scores (logits) use binary_cross_entropy_with_logits"
+        )
     return active["loss.binary_cross_entropy"](input, target, reduction)
 
 

@@ -77,7 +77,7 @@ class Value:
         return Value(math.tanh(self.data), (self,), "tanh")
 
     def relu(self) -> "Value":
-        return Value(self.data if self.data > 0 else 0.0, (self,), "relu")
+        return Value(0.0 if self.data <= 0 else self.data, (self,), "relu")  # NaN stays NaN, as in PyTorch
 
     # ---- derived ops: compositions of the primitives ---------------------------------------
     def __neg__(self): return self * -1.0
@@ -170,7 +170,7 @@ def tanh_local(a: float, out: float) -> float:
 def relu_local(a: float, out: float) -> float:
     """out = max(a, 0); at the kink a = 0 the derivative is taken as 0, as in PyTorch and TensorFlow."""
     ### BEGIN SOLUTION
-    return 1.0 if a > 0 else 0.0
+    return 0.0 if a <= 0 else 1.0  # written this way round, a NaN input passes its gradient on, as in PyTorch
     ### END SOLUTION
 
 

@@ -20,7 +20,8 @@ class ReLU:
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
         ### BEGIN SOLUTION
-        return (grad * (a > 0),)  # the kink at 0 gets slope 0, as in PyTorch and TensorFlow
+        # The kink at 0 gets slope 0, as in PyTorch and TensorFlow; a NaN input passes the gradient on, as in PyTorch.
+        return (np.where(a <= 0, 0.0, grad),)
         ### END SOLUTION
 
 

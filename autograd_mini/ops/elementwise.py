@@ -165,5 +165,6 @@ class Abs:
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
         ### BEGIN SOLUTION
-        return (grad * np.sign(a),)  # 0 at a == 0, as in PyTorch and TensorFlow
+        # 0 at a == 0, as in PyTorch and TensorFlow; PyTorch's sign(NaN) is 0 too (numpy's is NaN).
+        return (grad * np.nan_to_num(np.sign(a), nan=0.0),)
         ### END SOLUTION

@@ -178,6 +178,16 @@ def test_log_and_relu_kink_match_torch(torch):
     assert_rel(v.grad, math.log(2.5) + 1.0)
 
 
+def test_relu_of_nan_keeps_nan_and_passes_the_gradient_like_torch(torch):
+    v = Value(math.nan)
+    out = v.relu()
+    out.backward()
+    t = torch.tensor(math.nan, dtype=torch.float64, requires_grad=True)
+    torch.relu(t).backward()
+    assert math.isnan(out.data) and math.isnan(torch.relu(t).item())
+    assert v.grad == t.grad.item() == 1.0
+
+
 # ---- deep graphs and forks ------------------------------------------------------------------------
 
 def test_chain_of_100000_ops_backward():
