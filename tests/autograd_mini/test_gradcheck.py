@@ -36,7 +36,9 @@ EVERY_OP = {
     "getitem (repeated indices)": (lambda a: a[[0, 0, 2], 1:], [M]),
     "softmax": (lambda a: a.softmax(axis=1), [M]),
     "log_softmax": (lambda a: a.log_softmax(axis=0), [M]),
+    "logsumexp": (lambda a: am.functional.logsumexp(a, axis=1), [M]),
     "nll_loss": (lambda a: am.losses.nll_loss(a, np.array([3, 0, 3]), reduction="none"), [M]),
+    "cross_entropy": (lambda a: am.losses.cross_entropy(a, np.array([3, 0, 3]), reduction="none"), [M]),
     "binary_cross_entropy": (lambda p, t: am.losses.binary_cross_entropy(p, t, reduction="none"), [POSITIVE / 3, POSITIVE / 2.5]),
     "binary_cross_entropy_with_logits": (lambda x, t: am.losses.binary_cross_entropy_with_logits(x, t, reduction="none"), [M, POSITIVE / 2.5]),
 }
