@@ -1,8 +1,8 @@
 """The sandbox's main program: run each exercise in a child process of its own, write what came back.
 
 Usage: python runner.py WORK_DIR. WORK_DIR holds job.json, cases.npz/cases.json, this package (as
-``harness/``) and one stripped copy of autograd_mini per exercise (``lib/<n>/``). For each exercise a
-forked child puts its library first on sys.path, runs the lesson's setup and the exercise's own cells,
+``harness/``) and the stripped copy of autograd_mini its exercises share (``lib/``). For each exercise a
+forked child puts that library first on sys.path, runs the lesson's setup and the exercise's own cells,
 calls the student's function on every case through the harness call, and writes ``out/<exercise>.npz`` +
 ``.json``. A child that loops, floods or dies costs that exercise only. Nothing here is trusted: the
 grader reads only arrays and failure kinds back, and judges in its own process.
@@ -81,7 +81,7 @@ def _run_cells(cells: list, namespace: dict, timeout: float, Failure) -> object 
 
 def grade_exercise(work: str, job: dict, exercise: dict) -> None:
     """In the child: everything for one exercise, ending in out/<id>.npz + .json."""
-    sys.path.insert(0, os.path.join(work, "lib", str(exercise["lib"])))
+    sys.path.insert(0, os.path.join(work, "lib"))
     from harness.calls import CALLS
     from harness.outcome import Failure, call_student
     from harness.protocol import load_cases, save_outcomes
@@ -123,6 +123,7 @@ def main(work: str) -> None:
     sys.path.insert(0, work)  # the harness package
     job = json.loads(open(os.path.join(work, "job.json")).read())
     import numpy  # noqa: F401  (imported once, before any student code, and inherited by the children)
+    import harness.calls  # noqa: F401  (likewise: the children differ only in their autograd_mini)
 
     for exercise in job["exercises"]:
         pid = os.fork()
@@ -132,7 +133,13 @@ def main(work: str) -> None:
             finally:
                 os._exit(0)  # skip atexit handlers the student may have registered
         deadline = job["cell_timeout"] * (len(exercise["cells"]) + 1) + job["call_timeout"] + 2
-        if not _wait(pid, deadline):
+        try:
+            _alarm(deadline)
+            try:
+                os.waitpid(pid, 0)
+            finally:
+                _disarm()
+        except _Timeout:  # the child outlived its timers (it may ignore SIGALRM): it loses its exercise
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
         _make_room(work, {f"{e['id']}.{ext}" for e in job["exercises"] for ext in ("npz", "json")})
@@ -157,19 +164,6 @@ def _make_room(work: str, outcome_files: set) -> None:
                     os.remove(path)
                 except OSError:
                     pass
-
-
-def _wait(pid: int, seconds: float) -> bool:
-    """Wait for the child; False if it is still running after ``seconds``."""
-    import time
-
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return True
-        time.sleep(0.005)
-    return False
 
 
 if __name__ == "__main__":

@@ -93,13 +93,14 @@ def seed_for(secret: bytes, student: str, lesson: str, sha256: str, exercise: st
 
 @dataclass
 class Job:
-    """What one sandbox run needs, prepared in the grader's process."""
+    """What the sandbox runs need, prepared in the grader's process: one run (``job_dirs``) per group of
+    exercises whose sandboxes lack the same references, so that no run can read another's library."""
     student: str
     lesson: Lesson
     path: Path
     sha256: str
     cases: dict = field(default_factory=dict)
-    job_dir: Path | None = None
+    job_dirs: dict = field(default_factory=dict)  # exercise id -> its run's job dir
     problem: str = ""
     run_info: dict = field(default_factory=dict)
 
@@ -112,36 +113,34 @@ def prepare(student: str, lesson: Lesson, path: Path, secret: bytes, limits: lau
         return job
     job.cases = {e.id: lesson.cases(e.id, seed_for(secret, student, lesson.name, job.sha256, e.id))
                  for e in lesson.exercises}
-    job.job_dir = launch.new_job_dir()
-    work = job.job_dir / "work"
-    shutil.copytree(HARNESS_DIR, work / "harness", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    libraries: dict = {}  # one stripped copy of autograd_mini per distinct set of removed references
-    exercises = []
+    groups: dict = {}
     for e in lesson.exercises:
-        removed = tuple(removed_in_sandbox(lessons_dir, e))
-        if removed not in libraries:
-            libraries[removed] = len(libraries)
-            make_stripped_copy(autograd_mini_dir(), work / "lib" / str(libraries[removed]), removed)
-        exercises.append({"id": e.id, "function": e.function, "call": e.call, "lib": libraries[removed],
-                          "cells": [c for c in cells if c[0] == e.solution_cell]})
-    save_cases(str(work), job.cases)
-    (work / "job.json").write_text(json.dumps({
-        "setup": lesson.setup, "exercises": exercises,
-        "cell_timeout": limits.cell_timeout, "call_timeout": limits.call_timeout}))
+        groups.setdefault(tuple(removed_in_sandbox(lessons_dir, e)), []).append(e)
+    for removed, exercises in groups.items():
+        job_dir = launch.new_job_dir()
+        work = job_dir / "work"
+        shutil.copytree(HARNESS_DIR, work / "harness", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        make_stripped_copy(autograd_mini_dir(), work / "lib", removed)
+        save_cases(str(work), {e.id: job.cases[e.id] for e in exercises})
+        (work / "job.json").write_text(json.dumps({
+            "setup": lesson.setup, "cell_timeout": limits.cell_timeout, "call_timeout": limits.call_timeout,
+            "exercises": [{"id": e.id, "function": e.function, "call": e.call,
+                           "cells": [c for c in cells if c[0] == e.solution_cell]} for e in exercises]}))
+        job.job_dirs.update({e.id: job_dir for e in exercises})
     return job
 
 
 def execute(job: Job, limits: launch.Limits, slot: int = 0) -> Job:
-    """Run the student's side in the sandbox (safe to call from worker threads)."""
-    if job.job_dir is not None:
-        job.run_info = launch.run(job.job_dir, limits, slot)
+    """Run the student's side in the sandbox, one run per group (safe to call from worker threads)."""
+    for job_dir in dict.fromkeys(job.job_dirs.values()):
+        info = launch.run(job_dir, limits, slot)
+        job.run_info["timed_out"] = job.run_info.get("timed_out") or info.get("timed_out")
     return job
 
 
 def judge(job: Job) -> SubmissionGrade:
     """Compare with PyTorch and TensorFlow in this process and score (call from one thread)."""
     grade = SubmissionGrade(job.student, job.lesson.name, job.sha256, problem=job.problem)
-    out_dir = job.job_dir / "work" / "out" if job.job_dir else None
     if job.run_info.get("timed_out"):
         grade.problem = "the notebook's code ran past the time limit; exercises not finished by then score 0"
     for exercise in job.lesson.exercises:
@@ -149,7 +148,7 @@ def judge(job: Job) -> SubmissionGrade:
             result = CheckResult(exercise.id, False, None, job.problem, [], "not_graded")
         else:
             check = exercise.make_check(job.cases[exercise.id])
-            outcomes = load_outcomes(out_dir, exercise.id, len(check.cases))
+            outcomes = load_outcomes(job.job_dirs[exercise.id] / "work" / "out", exercise.id, len(check.cases))
             if isinstance(outcomes, Failure):
                 outcomes = [outcomes] * len(check.cases)
             try:
@@ -163,8 +162,8 @@ def judge(job: Job) -> SubmissionGrade:
 
 
 def cleanup(job: Job) -> None:
-    if job.job_dir is not None:
-        launch.remove_job_dir(job.job_dir)
+    for job_dir in set(job.job_dirs.values()):
+        launch.remove_job_dir(job_dir)
 
 
 def grade_file(student: str, lesson: Lesson, path: Path, secret: bytes = b"", limits: launch.Limits | None = None,

@@ -393,3 +393,40 @@ def test_in_the_notebook_too_the_exercise_cannot_call_its_own_reference():
     result = lesson_03.check("mul.backward", mul_via_the_registry)
     assert result.mistake == "uses_reference" and "autograd_mini's own mul.backward" in result.diagnosis
     assert active["mul.backward"] is reference_of("mul.backward")  # restored after the check
+
+
+HUNT_FOR_THE_REFERENCE = '''
+import os
+def unbroadcast(grad, shape):
+    """Look for a copy of autograd_mini whose unbroadcast still has its body, anywhere this process can read."""
+    for top in ("/", os.getcwd()):
+        for folder, _, files in os.walk(top):
+            if "broadcasting.py" in files:
+                text = open(os.path.join(folder, "broadcasting.py")).read()
+                if "extra = grad.ndim - len(shape)" in text:
+                    namespace = {}
+                    exec(text.replace("@reference", "(lambda name: (lambda f: f))"), namespace)
+                    return namespace["unbroadcast"](grad, shape)
+    raise LookupError("no reference found")
+'''
+
+
+@pytest.mark.slow
+def test_no_run_of_a_submission_can_read_a_library_that_keeps_this_exercise(tmp_path):
+    """mul.backward's sandbox keeps unbroadcast (it stands on it): unbroadcast's own sandbox must not be able to
+    read that library, nor any other copy of autograd_mini with the body in it."""
+    from grader.pipeline import grade
+    from grader.sandbox.launch import isolation_available
+
+    if not isolation_available():
+        pytest.skip("needs root: without the chroot sandbox a student's own machine's files are readable anyway")
+    nb = nbformat.read(str(SOLUTION), as_version=4)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "unbroadcast":
+            cell.source = HUNT_FOR_THE_REFERENCE
+    submission = tmp_path / f"{LESSON.name}.ipynb"
+    nbformat.write(nb, str(submission))
+    graded = {e.exercise: e for e in grade.grade_file("hunter", LESSON, submission, b"secret").exercises}
+    assert graded["unbroadcast"].points == 0, graded["unbroadcast"].result
+    assert "LookupError" in graded["unbroadcast"].result["diagnosis"]
+    assert graded["mul.backward"].points == 2  # its own run still has unbroadcast to stand on
