@@ -37,16 +37,26 @@ def _check(name: str, input: Tensor, target, reduction: str) -> Tensor:
     return target
 
 
-def _class_targets(name: str, input: Tensor, target) -> np.ndarray:
-    """Integer class indices (N,) for (N, C) scores, with errors naming the shapes."""
+def _class_targets(name: str, input: Tensor, target) -> tuple[Tensor, np.ndarray, bool]:
+    """Scores (N, C) and integer class indices (N,), with errors naming the shapes; an unbatched pair, scores
+    (C,) and a 0-d target, comes back as a batch of one, and the flag says so."""
     target = np.asarray(target.data if isinstance(target, Tensor) else target)
     if target.dtype.kind not in "iu":
         raise TypeError(f"{name}: target must hold integer class indices, got dtype {target.dtype}")
+    unbatched = input.ndim == 1 and target.ndim == 0
+    if unbatched:
+        input, target = input.reshape(1, -1), target.reshape(1)
     if input.ndim != 2 or target.shape != input.shape[:1]:
-        raise ValueError(f"{name}: expected input (N, C) and target (N,), got {input.shape} and {target.shape}")
+        raise ValueError(f"{name}: expected input (N, C) and target (N,), or input (C,) and a 0-d target; "
+                         f"got {input.shape} and {target.shape}")
     if target.size and (target.min() < 0 or target.max() >= input.shape[1]):
         raise ValueError(f"{name}: target classes must lie in [0, {input.shape[1] - 1}], got {target.min()}..{target.max()}")
-    return target
+    return input, target, unbatched
+
+
+def _unbatched(loss: Tensor, unbatched: bool) -> Tensor:
+    """An unbatched input's loss is 0-d whatever the reduction, as in PyTorch."""
+    return loss.reshape(()) if unbatched and loss.shape != () else loss
 
 
 def mse_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
@@ -168,10 +178,10 @@ def _binary_cross_entropy_with_logits(input, target, reduction):
 
 
 def nll_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
-    """``input`` holds log-probabilities (N, C); ``target`` integer classes (N,)."""
+    """``input`` holds log-probabilities (N, C) or (C,); ``target`` integer classes (N,) or 0-d."""
     _check_reduction("nll_loss", reduction)
-    target = _class_targets("nll_loss", input, target)
-    return active["loss.nll_loss"](input, target, reduction)
+    input, target, unbatched = _class_targets("nll_loss", input, target)
+    return _unbatched(active["loss.nll_loss"](input, target, reduction), unbatched)
 
 
 @op("nll_loss")
@@ -202,10 +212,10 @@ def _nll_loss(input, target, reduction):
 
 
 def cross_entropy(input: Tensor, target, reduction: str = "mean") -> Tensor:
-    """``input`` holds raw scores (logits) (N, C); ``target`` integer classes (N,)."""
+    """``input`` holds raw scores (logits) (N, C) or (C,); ``target`` integer classes (N,) or 0-d."""
     _check_reduction("cross_entropy", reduction)
-    target = _class_targets("cross_entropy", input, target)
-    return active["loss.cross_entropy"](input, target, reduction)
+    input, target, unbatched = _class_targets("cross_entropy", input, target)
+    return _unbatched(active["loss.cross_entropy"](input, target, reduction), unbatched)
 
 
 @reference("loss.cross_entropy")

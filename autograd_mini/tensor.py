@@ -29,7 +29,8 @@ def is_grad_enabled() -> bool:
 
 
 def _to_array(data) -> np.ndarray:
-    """numpy arrays keep their dtype; lists and Python scalars become float64 (as in the course)."""
+    """numpy arrays keep their dtype. Lists and Python numbers: floats become float64 (the course's default),
+    integers int64 and booleans bool, as in PyTorch (class targets and indices are integer tensors)."""
     if isinstance(data, np.ndarray):
         array = data
     else:
@@ -40,7 +41,7 @@ def _to_array(data) -> np.ndarray:
     if array.dtype.kind not in "biuf":
         what = f"an array of dtype {array.dtype}" if isinstance(data, np.ndarray) else repr(data)[:60]
         raise TypeError(f"Tensor data must be numeric, got {what}")
-    return array if isinstance(data, np.ndarray) else array.astype(np.float64)
+    return array if isinstance(data, np.ndarray) or array.dtype.kind != "f" else array.astype(np.float64)
 
 
 class Tensor:
@@ -72,8 +73,9 @@ class Tensor:
     def requires_grad_(self, flag: bool = True) -> "Tensor":
         if flag and self._data.dtype.kind != "f":
             raise TypeError(
-                f"only floating-point tensors can require gradients, this one is {self._data.dtype}; "
-                "create it from floats, e.g. Tensor(x.astype(np.float64), requires_grad=True)"
+                f"Only Tensors of floating point dtype can require gradients (as in PyTorch), this one is "
+                f"{self._data.dtype} (shape {self.shape}); create it from floats, e.g. "
+                "Tensor(x.astype(np.float64), requires_grad=True) or Tensor([1.0, 2.0], requires_grad=True)"
             )
         self.requires_grad = flag
         return self

@@ -597,9 +597,12 @@ def test_float32_stays_float32(name):
     assert x.grad.dtype == np.float32
 
 
-@pytest.mark.parametrize("data", [[1, 2, 3], [[1.5, 2.0]], 3, 2.5])
-def test_lists_and_scalars_become_float64(data):
-    assert Tensor(data).dtype == np.float64
+@pytest.mark.parametrize("data, dtype", [([[1.5, 2.0]], np.float64), (2.5, np.float64), ([1, 2.5], np.float64),
+                                         ([1, 2, 3], np.int64), (3, np.int64), ([True, False], np.bool_)])
+def test_lists_and_scalars_take_torchs_dtype_with_float64_as_default(torch, data, dtype):
+    """Floats become float64 (the course's default, torch's here too); integers stay integers, as in torch."""
+    assert Tensor(data).dtype == dtype
+    assert str(torch.tensor(data).dtype) == f"torch.{np.dtype(dtype).name}"
 
 
 def test_numpy_arrays_keep_their_dtype():
