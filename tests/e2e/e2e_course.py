@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import shutil
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-NOTEBOOKS = REPO / "notebooks"
+# E2E_NOTEBOOKS: test another set of released notebooks, e.g. generated from solutions/ into a temp dir
+NOTEBOOKS = Path(os.environ.get("E2E_NOTEBOOKS", REPO / "notebooks"))
 SOLUTIONS = REPO / "solutions"
 
 
