@@ -1,8 +1,8 @@
 """The sandbox's main program: run each exercise in a child process of its own, write what came back.
 
-Usage: python runner.py WORK_DIR. WORK_DIR holds job.json, cases.npz/cases.json, this package (as
-``harness/``) and the stripped copy of autograd_mini its exercises share (``lib/``). For each exercise a
-forked child puts that library first on sys.path, runs the lesson's setup and the exercise's own cells,
+Usage: python runner.py WORK_DIR. WORK_DIR holds job.json, cases.npz/cases.json and this package (as
+``harness/``); job.json names the folder of the stripped autograd_mini its exercises share (read-only). For
+each exercise a forked child puts that library first on sys.path, runs the lesson's setup and the exercise's own cells,
 calls the student's function on every case through the harness call, and writes ``out/<exercise>.npz`` +
 ``.json``. A child that loops, floods or dies costs that exercise only. Nothing here is trusted: the
 grader reads only arrays and failure kinds back, and judges in its own process.
@@ -81,7 +81,7 @@ def _run_cells(cells: list, namespace: dict, timeout: float, Failure) -> object 
 
 def grade_exercise(work: str, job: dict, exercise: dict) -> None:
     """In the child: everything for one exercise, ending in out/<id>.npz + .json."""
-    sys.path.insert(0, os.path.join(work, "lib"))
+    sys.path.insert(0, job["lib"])
     from harness.calls import CALLS
     from harness.outcome import Failure, call_student
     from harness.protocol import load_cases, save_outcomes
@@ -145,7 +145,7 @@ def main(work: str) -> None:
         _make_room(work, {f"{e['id']}.{ext}" for e in job["exercises"] for ext in ("npz", "json")})
 
 
-KEPT = {"job.json", "cases.npz", "cases.json", "harness", "lib", "out"}
+KEPT = {"job.json", "cases.npz", "cases.json", "harness", "out"}
 
 
 def _make_room(work: str, outcome_files: set) -> None:

@@ -13,7 +13,7 @@ from grader.config import Course
 from grader.pipeline import formgrader, grade
 from grader.pipeline.gradebook import Gradebook
 from grader.pipeline.report import terminal_text
-from grader.sandbox.launch import Limits
+from grader.sandbox.launch import Limits, isolation_summary
 from grader.spec import load_lesson
 
 
@@ -140,6 +140,7 @@ def autograde(course: Course, lessons: list[str] | None = None, workers: int = 2
     for line in failed:
         log(f"  NOT GRADED (retried on the next run): {line}")
     if attempted:
+        log(isolation_summary(limits))
         log(f"graded {attempted - len(failed)} submission(s), {len(failed)} NOT GRADED, in {elapsed:.1f}s with "
             f"{workers} worker(s); {skipped} unchanged, {unknown} without a grading spec")
     else:

@@ -7,10 +7,12 @@ TensorFlow happens here.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import json
 import shutil
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -85,6 +87,32 @@ def autograd_mini_dir() -> Path:
     return Path(importlib.util.find_spec("autograd_mini").submodule_search_locations[0])
 
 
+LIBRARIES = Path(tempfile.gettempdir()) / "grader-libraries"
+
+
+@functools.lru_cache(maxsize=None)
+def _source_digest() -> str:
+    files = sorted(autograd_mini_dir().rglob("*.py"))
+    return hashlib.sha256(b"".join(str(f).encode() + f.read_bytes() for f in files)).hexdigest()[:16]
+
+
+def stripped_library(removed: tuple) -> Path:
+    """A folder holding autograd_mini without the ``removed`` references, made once per library version and
+    set of names (readable, never writable, by the sandbox: each run is given its own one alone)."""
+    key = hashlib.sha256((_source_digest() + "\n".join(removed)).encode()).hexdigest()[:20]
+    folder = LIBRARIES / key
+    if not folder.exists():
+        LIBRARIES.mkdir(mode=0o755, exist_ok=True)
+        building = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=LIBRARIES))
+        make_stripped_copy(autograd_mini_dir(), building, removed)
+        building.chmod(0o755)
+        try:
+            building.rename(folder)
+        except OSError:  # another grader made it meanwhile
+            shutil.rmtree(building, ignore_errors=True)
+    return folder
+
+
 def seed_for(secret: bytes, student: str, lesson: str, sha256: str, exercise: str) -> int:
     """The hidden inputs' seed: new for every submission that differs in content (a leaked input is worth
     nothing next time), and unguessable without the course secret."""
@@ -120,9 +148,9 @@ def prepare(student: str, lesson: Lesson, path: Path, secret: bytes, limits: lau
         job_dir = launch.new_job_dir()
         work = job_dir / "work"
         shutil.copytree(HARNESS_DIR, work / "harness", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        make_stripped_copy(autograd_mini_dir(), work / "lib", removed)
         save_cases(str(work), {e.id: job.cases[e.id] for e in exercises})
         (work / "job.json").write_text(json.dumps({
+            "lib": str(stripped_library(removed)),
             "setup": lesson.setup, "cell_timeout": limits.cell_timeout, "call_timeout": limits.call_timeout,
             "exercises": [{"id": e.id, "function": e.function, "call": e.call,
                            "cells": [c for c in cells if c[0] == e.solution_cell]} for e in exercises]}))
@@ -133,7 +161,8 @@ def prepare(student: str, lesson: Lesson, path: Path, secret: bytes, limits: lau
 def execute(job: Job, limits: launch.Limits, slot: int = 0) -> Job:
     """Run the student's side in the sandbox, one run per group (safe to call from worker threads)."""
     for job_dir in dict.fromkeys(job.job_dirs.values()):
-        info = launch.run(job_dir, limits, slot)
+        library = json.loads((job_dir / "work" / "job.json").read_text())["lib"]
+        info = launch.run(job_dir, limits, slot, read_only=(library,))
         job.run_info["timed_out"] = job.run_info.get("timed_out") or info.get("timed_out")
     return job
 

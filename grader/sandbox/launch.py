@@ -217,19 +217,20 @@ def _sandbox_uid(slot: int):
     raise RuntimeError("all 1000 sandbox uids are in use")
 
 
-def run(job_dir: Path, limits: Limits, slot: int = 0, program: Path | None = None) -> dict:
+def run(job_dir: Path, limits: Limits, slot: int = 0, program: Path | None = None, read_only: tuple = ()) -> dict:
     """Run ``program`` (default: the job's copy of the harness runner, work/harness/runner.py, for ``job_dir``
     already holding work/job.json and cases) and wait. ``program`` gets work/ as its argument; it must lie
-    in work/ (the grader package is not in the sandbox). As root the job runs as uid 64000 + ``slot``, or
-    another free sandbox uid when a job of another grader on this machine holds that one."""
+    in work/ (the grader package is not in the sandbox). ``read_only``: more host folders the run may read
+    (bound read-only at the same place), such as its stripped library. As root the job runs as uid
+    64000 + ``slot``, or another free sandbox uid when a job of another grader on this machine holds that one."""
     program = program or job_dir / "work" / "harness" / "runner.py"
     if not isolation_available():
-        return _run(job_dir, limits, program, None)
+        return _run(job_dir, limits, program, None, read_only)
     with _sandbox_uid(slot) as uid:
-        return _run(job_dir, limits, program, uid)
+        return _run(job_dir, limits, program, uid, read_only)
 
 
-def _run(job_dir: Path, limits: Limits, program: Path, uid: int | None) -> dict:
+def _run(job_dir: Path, limits: Limits, program: Path, uid: int | None, read_only: tuple = ()) -> dict:
     work = job_dir / "work"
     (work / "out").mkdir(exist_ok=True)
     isolated = uid is not None
@@ -247,7 +248,7 @@ def _run(job_dir: Path, limits: Limits, program: Path, uid: int | None) -> dict:
                    sys.executable, "-s", "-m", "grader.sandbox.enter", "--uid", str(uid),
                    "--memory-mb", str(per_process_mb), "--processes", str(limits.processes), "--cpu-seconds", str(cpu),
                    *(["--cgroup", str(group)] if group else []), "--program", str(program),
-                   str(job_dir), *_read_only_paths()]
+                   str(job_dir), *_read_only_paths(), *map(str, read_only)]
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(GRADER_PKG.parent)}
         preexec = None
     else:  # not root: still a separate process with limits and the import blocker, but no chroot
