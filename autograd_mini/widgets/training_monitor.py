@@ -71,6 +71,8 @@ class TrainingMonitor:
             ax.set_ylabel(label)
             if ax.lines:
                 ax.legend(loc="best", fontsize=8)
+        # a fixed layout: tight_layout would render the figure once more at every redraw
+        self.figure.subplots_adjust(left=0.08, right=0.98, bottom=0.16, top=0.88, wspace=0.28)
         self.image = self.status = None
 
     @staticmethod
@@ -109,7 +111,6 @@ class TrainingMonitor:
         if any(self.points[name][1] for name in self.series if not self._is_accuracy(name)):
             self.loss_ax.set_yscale("log")
         self.figure.suptitle(self.title, fontsize=10)
-        self.figure.tight_layout()
         self.redraws += 1
         if self.image is not None:
             self.image.value = _png(self.figure)
@@ -188,9 +189,10 @@ class DescentContours:
         """Change the learning rate, recompute the path and redraw (the slider calls this); returns the path."""
         if lr <= 0:
             raise ValueError(f"the learning rate must be positive, got {lr}")
+        if self.slider is not None and self.slider.value != lr:
+            self.slider.value = lr  # its observer calls set again, with the slider's value
+            return self.path
         self.lr = float(lr)
-        if self.slider is not None and self.slider.value != self.lr:
-            self.slider.value = self.lr  # its observer lands here again with nothing left to do
         self._recompute()
         return self.path
 
