@@ -32,13 +32,20 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             f"linear: input has {x.shape[-1]} features (shape {x.shape}) but weight expects "
             f"{weight.shape[-1]} (weight shape {weight.shape}, i.e. out_features x in_features)"
         )
+    dtype = x.data.dtype
+    if weight.data.dtype is not dtype or bias is not None and bias.data.dtype is not dtype:  # the fast path: `is`
+        _check_dtypes(x, weight, bias)
+    return active["linear"](x, weight, bias)
+
+
+def _check_dtypes(x: Tensor, weight: Tensor, bias: Tensor | None) -> None:
+    """PyTorch raises too ("mat1 and mat2 must have the same dtype"): a layer never converts its input."""
     for name, t in (("weight", weight), ("bias", bias)):
-        if t is not None and t.dtype != x.dtype:  # PyTorch raises too: "mat1 and mat2 must have the same dtype"
+        if t is not None and t.dtype != x.dtype:
             raise TypeError(
                 f"linear: input is {x.dtype} (shape {x.shape}) but {name} is {t.dtype} (shape {t.shape}); convert "
                 f"the input (e.g. Tensor(x.astype(np.{t.dtype}))) or build the layer with dtype=np.{x.dtype}"
             )
-    return active["linear"](x, weight, bias)
 
 
 @reference("linear")

@@ -191,16 +191,17 @@ class NLLLoss:
 
     @staticmethod
     def forward(ctx, log_probs, target, reduction):
-        ctx.save_for_backward(target)  # saved, as PyTorch saves it: a second backward needs retain_graph
+        rows = np.arange(len(target))
+        ctx.save_for_backward(rows, target)  # saved, as PyTorch saves the target: a second backward needs retain_graph
         ctx.shape, ctx.reduction = log_probs.shape, reduction
-        losses = -log_probs[np.arange(len(target)), target]
+        losses = -log_probs[rows, target]
         return losses if reduction == "none" else losses.sum() / (len(target) if reduction == "mean" else 1)
 
     @staticmethod
     def backward(ctx, grad):
-        (target,) = ctx.saved_tensors
+        rows, target = ctx.saved_tensors
         full = np.zeros(ctx.shape, dtype=grad.dtype)
-        full[np.arange(len(target)), target] = -grad / len(target) if ctx.reduction == "mean" else -grad
+        full[rows, target] = -grad / len(target) if ctx.reduction == "mean" else -grad
         return (full,)
 
 

@@ -20,8 +20,8 @@ class ReLU:
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
         ### BEGIN SOLUTION
-        # The kink at 0 gets slope 0, as in PyTorch and TensorFlow; a NaN input passes the gradient on, as in PyTorch.
-        return (np.where(a <= 0, 0.0, grad),)
+        # The kink at 0 gets slope 0, as in PyTorch and TensorFlow. Not (a > 0): NaN passes the gradient on, as in PyTorch.
+        return (grad * ~(a <= 0),)
         ### END SOLUTION
 
 

@@ -15,7 +15,7 @@ class MatMul:
             raise ValueError("matmul needs at least 1-D operands; use * to multiply by a scalar")
         if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
             raise ValueError(f"inner dimensions must match: {a.shape} @ {b.shape}")
-        if a.dtype != b.dtype:  # PyTorch's rule: matmul never converts its operands
+        if a.dtype is not b.dtype and a.dtype != b.dtype:  # PyTorch's rule: matmul never converts its operands
             raise TypeError(
                 f"matmul: both operands must have the same dtype, got {a.dtype} {a.shape} @ {b.dtype} {b.shape}; "
                 f"convert one, e.g. with .astype(np.{b.dtype}) on the numpy array you build the tensor from"
