@@ -53,8 +53,8 @@ def _saddle(p):  # a saddle at the origin, minima at (0, +-1)
 
 SURFACES = {
     "ill-conditioned quadratic": Surface(_quadratic, (-4.0, 1.0), ((-5.0, 5.0), (-1.5, 1.5)),
-                                         {"GD": 0.035, "momentum": 0.02, "Nesterov": 0.02, "AdaGrad": 0.5,
-                                          "RMSProp": 0.05, "Adam": 0.05}),
+                                         {"GD": 0.03, "momentum": 0.01, "Nesterov": 0.01, "AdaGrad": 0.5,
+                                          "RMSProp": 0.05, "Adam": 0.1}),
     "rosenbrock": Surface(_rosenbrock, (-1.5, 2.0), ((-2.0, 2.0), (-1.0, 3.0)),
                           {"GD": 0.001, "momentum": 0.001, "Nesterov": 0.001, "AdaGrad": 0.5, "RMSProp": 0.01,
                            "Adam": 0.05}),

@@ -157,6 +157,8 @@ def _torch_steps(name: str):
 
 def _tf_gradient(tf, variable, grad, l2: float):
     """The gradient of sum(variable * grad) + 0.5 l2 |variable|^2 (torch's coupled weight decay as a loss term)."""
+    if not l2:
+        return tf.constant(grad)
     with tf.GradientTape() as tape:
         loss = tf.reduce_sum(variable * tf.constant(grad))
         if l2:
@@ -305,30 +307,40 @@ def _race_keras(case):
     return _race_winner_keras()
 
 
+def _first_home(racers: list) -> np.float64:
+    """Step every racer once per round (``racer()`` returns its loss after the step); the index of the first whose
+    loss falls below RACE_TARGET (ties: the lower index)."""
+    for _ in range(RACE_LIMIT):
+        finished = [k for k, racer in enumerate(racers) if racer() < RACE_TARGET]
+        if finished:
+            return np.float64(finished[0])
+    raise RuntimeError(f"no optimizer reached {RACE_TARGET} in {RACE_LIMIT} steps")
+
+
 @functools.lru_cache(maxsize=None)  # the race has no inputs: run it once per process
 def _race_winner_torch():
     torch = fw.torch()
     curvature = torch.tensor(RACE_CURVATURE, dtype=torch.float64)
-    steps = []
-    for name, hyper in RACERS:
+
+    def racer(name, hyper):
         p = torch.tensor(RACE_START, dtype=torch.float64, requires_grad=True)
         optimizer = getattr(torch.optim, name)([p], **hyper)
-        for step in range(1, RACE_LIMIT + 1):
+
+        def step():
             optimizer.zero_grad()
             (0.5 * (curvature * p * p).sum()).backward()
             optimizer.step()
-            if 0.5 * float((curvature * p * p).sum()) < RACE_TARGET:
-                break
-        steps.append(step)
-    return np.float64(np.argmin(steps))
+            return 0.5 * float((curvature * p * p).sum())
+        return step
+    return _first_home([racer(name, hyper) for name, hyper in RACERS])
 
 
 @functools.lru_cache(maxsize=None)
 def _race_winner_keras():
     tf = fw.tf()
     curvature = tf.constant(RACE_CURVATURE, dtype=tf.float64)
-    steps = []
-    for name, hyper in RACERS:
+
+    def racer(name, hyper):
         p = tf.Variable(np.array(RACE_START))
         with _keras_float64() as keras:
             optimizer = (keras.optimizers.SGD(np.float64(hyper["lr"]), momentum=np.float64(hyper.get("momentum", 0.0)))
@@ -336,16 +348,18 @@ def _race_winner_keras():
         optimizer.build([p])
         if name == "Adam":  # torch's eps = 1e-8 in Keras' place: 1e-8 sqrt(1 - 0.999^t), changed every step
             optimizer.epsilon = tf.Variable(np.float64(0.0), trainable=False)
-        for step in range(1, RACE_LIMIT + 1):
+        t = [0]
+
+        def step():
+            t[0] += 1
             if name == "Adam":
-                optimizer.epsilon.assign(np.float64(1e-8 * math.sqrt(1 - 0.999 ** step)))
+                optimizer.epsilon.assign(np.float64(1e-8 * math.sqrt(1 - 0.999 ** t[0])))
             with tf.GradientTape() as tape:
                 loss = 0.5 * tf.reduce_sum(curvature * p * p)
             optimizer.apply_gradients([(tape.gradient(loss, p), p)])
-            if 0.5 * float(tf.reduce_sum(curvature * p * p)) < RACE_TARGET:
-                break
-        steps.append(step)
-    return np.float64(np.argmin(steps))
+            return 0.5 * float(tf.reduce_sum(curvature * p * p))
+        return step
+    return _first_home([racer(name, hyper) for name, hyper in RACERS])
 
 
 RACE_MISTAKES = [
