@@ -124,18 +124,26 @@ def getitem_assigns(ctx, grad):
     return (full,)
 
 
-def engine_overwrites_at_forks(root, grad):
-    grads = {id(root): grad}
-    for node in reversed(active["engine.topological_order"](root)):
-        node_grad = grads.pop(id(node), None)
-        if node_grad is None:
-            continue
-        if node.is_leaf or node._retains_grad:
-            node.grad = node_grad.copy() if node.grad is None else node.grad + node_grad
-        if not node.is_leaf:
-            for parent, parent_grad in zip(node.parents, input_gradients(node, node_grad)):
-                if parent_grad is not None:
-                    grads[id(parent)] = parent_grad
+def engine(store=None, at_fork=None, retained=True):
+    """The reference engine's loop with one thing done wrong: how a node's gradient is stored
+    (``store(old, new)``), how two gradients meeting at a fork combine (``at_fork(previous, new)``), or
+    whether retain_grad() is honoured."""
+    store = store or (lambda old, new: new.copy() if old is None else old + new)
+    at_fork = at_fork or (lambda previous, new: new if previous is None else previous + new)
+
+    def backward(root, grad):
+        grads = {id(root): grad}
+        for node in reversed(active["engine.topological_order"](root)):
+            node_grad = grads.pop(id(node), None)
+            if node_grad is None:
+                continue
+            if node.is_leaf or (retained and node._retains_grad):
+                node.grad = store(node.grad, node_grad)
+            if not node.is_leaf:
+                for parent, parent_grad in zip(node.parents, input_gradients(node, node_grad)):
+                    if parent_grad is not None:
+                        grads[id(parent)] = at_fork(grads.get(id(parent)), parent_grad)
+    return backward
 
 
 def engine_flips_the_sign(root, grad):
@@ -187,83 +195,6 @@ def sum_without_restoring_axes(ctx, grad):
     return (np.broadcast_to(grad, ctx.shape).copy(),)
 
 
-def engine_overwriting(root, grad):
-    """Assigns node.grad = incoming (no accumulation across calls)."""
-    grads = {id(root): grad}
-    for node in reversed(active["engine.topological_order"](root)):
-        node_grad = grads.pop(id(node), None)
-        if node_grad is None:
-            continue
-        if node.is_leaf or node._retains_grad:
-            node.grad = node_grad.copy()
-        if not node.is_leaf:
-            for parent, parent_grad in zip(node.parents, input_gradients(node, node_grad)):
-                if parent_grad is not None:
-                    previous = grads.get(id(parent))
-                    grads[id(parent)] = parent_grad if previous is None else previous + parent_grad
-
-
-def engine_subtracting(root, grad):
-    """Right on the first call; when a leaf's .grad already holds a value, subtracts instead of adding."""
-    grads = {id(root): grad}
-    for node in reversed(active["engine.topological_order"](root)):
-        node_grad = grads.pop(id(node), None)
-        if node_grad is None:
-            continue
-        if node.is_leaf or node._retains_grad:
-            node.grad = node_grad.copy() if node.grad is None else node.grad - node_grad
-        if not node.is_leaf:
-            for parent, parent_grad in zip(node.parents, input_gradients(node, node_grad)):
-                if parent_grad is not None:
-                    previous = grads.get(id(parent))
-                    grads[id(parent)] = parent_grad if previous is None else previous + parent_grad
-
-
-def engine_without_copy(root, grad):
-    grads = {id(root): grad}
-    for node in reversed(active["engine.topological_order"](root)):
-        node_grad = grads.pop(id(node), None)
-        if node_grad is None:
-            continue
-        if node.is_leaf or node._retains_grad:
-            node.grad = node_grad if node.grad is None else node.grad + node_grad
-        if not node.is_leaf:
-            for parent, parent_grad in zip(node.parents, input_gradients(node, node_grad)):
-                if parent_grad is not None:
-                    previous = grads.get(id(parent))
-                    grads[id(parent)] = parent_grad if previous is None else previous + parent_grad
-
-
-def engine_ignoring_retain_grad(root, grad):
-    grads = {id(root): grad}
-    for node in reversed(active["engine.topological_order"](root)):
-        node_grad = grads.pop(id(node), None)
-        if node_grad is None:
-            continue
-        if node.is_leaf:
-            node.grad = node_grad.copy() if node.grad is None else node.grad + node_grad
-            continue
-        for parent, parent_grad in zip(node.parents, input_gradients(node, node_grad)):
-            if parent_grad is not None:
-                previous = grads.get(id(parent))
-                grads[id(parent)] = parent_grad if previous is None else previous + parent_grad
-
-
-def engine_adding_to_none(root, grad):
-    grads = {id(root): grad}
-    for node in reversed(active["engine.topological_order"](root)):
-        node_grad = grads.pop(id(node), None)
-        if node_grad is None:
-            continue
-        if node.is_leaf or node._retains_grad:
-            node.grad = node.grad + node_grad
-        if not node.is_leaf:
-            for parent, parent_grad in zip(node.parents, input_gradients(node, node_grad)):
-                if parent_grad is not None:
-                    previous = grads.get(id(parent))
-                    grads[id(parent)] = parent_grad if previous is None else previous + parent_grad
-
-
 def engine_path_by_path(root, grad):
     """Recursive: sends every gradient down every path separately (correct sums, exponential work)."""
     def send(node, g):
@@ -299,18 +230,21 @@ MISTAKES = [
     ("mean.backward", mean_divided_twice, "factor", "too small"),
     ("max.backward", max_ties_get_everything, "ties_full", "share it equally"),
     ("getitem.backward", getitem_assigns, "repeated_index_overwritten", "np.add.at"),
-    ("engine.backward", engine_overwrites_at_forks, "fork_not_accumulated", "where the graph forks, add"),
+    ("engine.backward", engine(at_fork=lambda previous, new: new), "fork_not_accumulated", "where the graph forks, add"),
     ("engine.backward", engine_flips_the_sign, "sign", "wrong sign"),
-    ("engine.backward", engine_overwriting, "leaf_overwritten", "*accumulate* across backward() calls"),
-    ("engine.backward", engine_subtracting, "leaf_subtracted", "you subtracted it"),
-    ("engine.backward", engine_without_copy, "aliased_leaves", "share one gradient array"),
-    ("engine.backward", engine_ignoring_retain_grad, "retain_grad_ignored", "_retains_grad"),
-    ("engine.backward", engine_adding_to_none, "none_grad_added", ".grad starts as None"),
+    ("engine.backward", engine(store=lambda old, new: new.copy()), "leaf_overwritten",
+     "*accumulate* across backward() calls"),
+    ("engine.backward", engine(store=lambda old, new: new.copy() if old is None else old - new), "leaf_subtracted",
+     "you subtracted it"),
+    ("engine.backward", engine(store=lambda old, new: new if old is None else old + new), "aliased_leaves",
+     "share one gradient array"),
+    ("engine.backward", engine(retained=False), "retain_grad_ignored", "_retains_grad"),
+    ("engine.backward", engine(store=lambda old, new: old + new), "none_grad_added", ".grad starts as None"),
     ("engine.backward", engine_path_by_path, "node_visited_twice", "Visit each node once"),
 ]
 
 
-@pytest.mark.parametrize("exercise_id, wrong, key, words", MISTAKES, ids=[m[1].__name__ for m in MISTAKES])
+@pytest.mark.parametrize("exercise_id, wrong, key, words", MISTAKES, ids=[m[2] for m in MISTAKES])
 def test_typical_mistake_fails_the_hidden_test_with_its_diagnosis(exercise_id, wrong, key, words):
     result = LESSON.make_check(exercise_id, hidden=True).run(wrong)
     assert not result.passed
