@@ -51,7 +51,8 @@ def sgd_cases(rng, hidden):
     cases = [_steps_case(rng, (3,), {"lr": 0.1}),
              _steps_case(rng, (2, 3), {"lr": 0.05, "momentum": 0.9}),
              _steps_case(rng, (4,), {"lr": 0.05, "momentum": 0.9, "nesterov": True}),
-             _steps_case(rng, (2, 2), {"lr": 0.05, "momentum": 0.8, "weight_decay": 0.1})]
+             _steps_case(rng, (2, 2), {"lr": 0.05, "momentum": 0.8, "weight_decay": 0.1}),
+             _steps_case(rng, (3,), {"lr": 0.1, "momentum": 0.9}, lrs=_warmup(0.1))]  # a schedule changes lr
     if hidden:
         cases += [_steps_case(rng, (3,), {"lr": 0.1, "momentum": 0.9}, steps=1),  # the first step of momentum
                   _steps_case(rng, (5,), {"lr": 0.05, "momentum": 0.9}, zero_rows=3, zero_column=True),
