@@ -15,7 +15,7 @@ import pytest
 from autograd_mini.registry import reference_of
 from grader.lessons import lesson_01
 
-from notebook_run import nbgrader_meta, run_notebook
+from notebook_run import nbgrader_meta
 
 REPO = Path(__file__).resolve().parents[2]
 LESSON = lesson_01.LESSON
@@ -226,35 +226,6 @@ def test_relu_with_greater_or_equal_is_still_correct():
 
 
 # ---- the notebooks, run headless ----------------------------------------------------------------------
-
-@pytest.mark.slow
-def test_solution_notebook_runs_headless_and_every_check_cell_passes_against_both_frameworks():
-    nb, seconds = run_notebook(SOURCE, allow_errors=True)
-    assert seconds < 60, f"{SOURCE.name} took {seconds:.1f} s"
-    for cell in (c for c in nb.cells if c.cell_type == "code"):
-        for out in cell.outputs:
-            assert out.output_type != "error", f"cell {nbgrader_meta(cell).get('grade_id')}: {out.ename}: {out.evalue}"
-            assert not (out.output_type == "stream" and out.name == "stderr"), \
-                f"cell {nbgrader_meta(cell).get('grade_id')} wrote to stderr: {out.text[:200]}"
-    checks = [c for c in nb.cells if nbgrader_meta(c).get("grade_id", "").startswith("check_")]
-    assert len(checks) == len(IDS)
-    for cell in checks:
-        text = "".join(o.get("data", {}).get("text/plain", "") for o in cell.outputs)
-        assert "PASSED" in text and "vs PyTorch" in text and "vs TensorFlow" in text, text
-
-
-@pytest.mark.slow
-def test_released_notebook_runs_and_fails_only_at_the_exercise_stubs():
-    nb, seconds = run_notebook(RELEASED, allow_errors=True)
-    assert seconds < 60
-    errors = [(c, o) for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
-    for cell, out in errors:
-        stub_failed = out.ename == "NotImplementedError" or \
-            (out.ename == "AssertionError" and "not implemented" in out.evalue)
-        assert stub_failed, f"cell {nbgrader_meta(cell).get('grade_id')}: {out.ename}: {out.evalue[:200]}"
-    graded_failures = {nbgrader_meta(c).get("grade_id") for c, _ in errors if nbgrader_meta(c).get("grade")}
-    assert graded_failures == {e.test_cell for e in LESSON.exercises}
-
 
 def test_released_notebook_has_stubs_and_no_answers_or_hidden_tests():
     text = RELEASED.read_text()
