@@ -56,7 +56,9 @@ def backward(root, grad: np.ndarray) -> None:
 
 
 def input_gradients(node, grad: np.ndarray) -> tuple:
-    """Call the op's backward for ``node`` and check that it returned one well-shaped gradient per input."""
+    """Call the op's backward for ``node`` and return one gradient per input, each an array of its input's
+    shape and dtype (None for an input that needs none). Raises if what the forward saved was freed by an
+    earlier backward or changed in place since."""
     ctx = node._ctx
     saved = ctx.saved_tensors
     if saved is None:
@@ -85,11 +87,10 @@ def input_gradients(node, grad: np.ndarray) -> tuple:
 
 def _check_unmodified(node, saved: tuple) -> None:
     """Raise, as PyTorch does, if an array the op saved was changed in place since the forward pass."""
-    tensors = (node, *node.parents)
-    for tensor, version in zip(tensors, node._saved_versions):
+    for k, (tensor, version) in enumerate(zip((node, *node.parents), node._saved_versions)):
         now = tensor._version_counter[0]
         if now != version and any(array is tensor._data for array in saved):
-            what = "its output" if tensor is node else f"its input {tensors.index(tensor) - 1}"
+            what = "its output" if k == 0 else f"its input {k - 1}"
             raise RuntimeError(
                 f"one of the arrays needed for gradient computation has been modified by an inplace operation: "
                 f"{node.op} saved {what}, a {tensor.dtype} tensor of shape {tensor.shape} (or the tensor it is a "
