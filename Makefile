@@ -11,9 +11,11 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 setup: $(INSTALLED)
 
-$(INSTALLED): requirements.txt pyproject.toml
+$(INSTALLED): requirements.txt pyproject.toml jupyter/overrides.json
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	# JupyterLab set up for the course: no "get Jupyter news?" pop-up greeting every student
+	install -D -m 644 jupyter/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 	touch $@
 
 # Serve the whole repo (nbgrader's Validate and Assignments need the course dir inside the server's

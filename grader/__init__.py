@@ -2,4 +2,6 @@
 
 ``import grader`` is cheap: torch and TensorFlow are imported only when a check compares against them.
 """
-__version__ = "0.1.0"
+from importlib.metadata import version
+
+__version__ = version("backprop-from-scratch")  # the course's version: pyproject.toml, CHANGELOG.md

@@ -18,6 +18,8 @@ import os
 import sys
 from pathlib import Path
 
+from grader import __version__
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
@@ -38,6 +40,7 @@ def _limits(parser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="grader", description="Release, collect, autograde and report the course.")
+    parser.add_argument("--version", action="version", version=f"Backprop from Scratch {__version__}")
     _common(parser, top=True)
     verbs = parser.add_subparsers(dest="verb", required=True)
 

@@ -213,3 +213,17 @@ def test_hidden_inputs_change_with_every_different_submission():
     assert first == again and len({first, second, other_course}) == 3
     a, b = (lesson.cases("mul.backward", seed) for seed in (first, second))
     assert not any(np.array_equal(x, y) for ca, cb in zip(a, b) for x, y in zip(ca.arrays, cb.arrays))
+
+
+def test_the_course_has_one_version_shown_by_grader_and_named_in_the_changelog(capsys):
+    import tomllib
+
+    from grader import __version__
+    from grader.cli import main
+
+    declared = tomllib.loads((FIXTURE.parents[2] / "pyproject.toml").read_text())["project"]["version"]
+    assert __version__ == declared, "reinstall (make setup) after changing the version"
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert capsys.readouterr().out.strip() == f"Backprop from Scratch {declared}"
+    assert f"## {declared} " in (FIXTURE.parents[2] / "CHANGELOG.md").read_text()
