@@ -423,8 +423,10 @@ LESSON = Lesson("06_training", setup=SETUP, exercises=[
               Oracle("TensorFlow (Keras MeanSquaredError, SGD)", _tf_regression)],
              REGRESSION_MISTAKES, needs=LIBRARY, what="result"),
     Exercise("predict_stable_lr", "predict_largest_stable_lr", 1, stable_lr_cases, "prediction",
-             [Oracle("PyTorch (2 / eigvalsh of autograd.functional.hessian)", _largest_stable_lr(_hessian_eigenvalues_torch)),
-              Oracle("TensorFlow (2 / eigvalsh of a GradientTape jacobian)", _largest_stable_lr(_hessian_eigenvalues_tf))],
+             [Oracle("PyTorch (2 / eigvalsh of autograd.functional.hessian)",
+                     _largest_stable_lr(_hessian_eigenvalues_torch)),
+              Oracle("TensorFlow (2 / eigvalsh of a GradientTape jacobian)",
+                     _largest_stable_lr(_hessian_eigenvalues_tf))],
              STABLE_LR_MISTAKES, what="prediction",
              transform=_prediction_feedback(_largest_stable_lr(_hessian_eigenvalues_torch), STABLE_LR_MISTAKES,
                                             PREDICTION_RTOL, "write the loss's Hessian in (w, b): its diagonal is "

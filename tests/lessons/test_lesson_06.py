@@ -286,7 +286,8 @@ def test_autograder_gives_full_marks_zero_and_per_exercise_diagnoses(tmp_path):
     assert {e.result["mistake"] for e in empty.exercises} == {"not_implemented"}
 
     nb = nbformat.read(str(SOLUTION), as_version=4)
-    wrong = {"training_step": inspect.getsource(step_forgets_zero_grad).replace("step_forgets_zero_grad", "training_step"),
+    wrong = {"training_step": inspect.getsource(step_forgets_zero_grad).replace("step_forgets_zero_grad",
+                                                                                "training_step"),
              "accuracy": inspect.getsource(accuracy_percent).replace("accuracy_percent", "accuracy")}
     for cell in nb.cells:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")

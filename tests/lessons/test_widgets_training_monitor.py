@@ -101,7 +101,8 @@ def torch_bound(torch) -> float:
     """2 / lambda_max of the Hessian of the loss in (w, b), by PyTorch."""
     def loss(p):
         return ((p[0] * torch.tensor(X[:, 0]) + p[1] - torch.tensor(Y[:, 0])) ** 2).mean()
-    return 2 / torch.linalg.eigvalsh(torch.autograd.functional.hessian(loss, torch.zeros(2, dtype=torch.float64))).max().item()
+    hessian = torch.autograd.functional.hessian(loss, torch.zeros(2, dtype=torch.float64))
+    return 2 / torch.linalg.eigvalsh(hessian).max().item()
 
 
 def torch_path(torch, lr: float, start, steps: int) -> tuple[np.ndarray, np.ndarray]:
