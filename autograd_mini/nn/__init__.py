@@ -1,6 +1,6 @@
 """Layers and containers, named like ``torch.nn``."""
-from . import init
+from . import init, utils
 from .layers import MLP, Linear, ReLU, Sigmoid, Tanh
 from .module import Module, Sequential
 
-__all__ = ["Module", "Sequential", "Linear", "ReLU", "Tanh", "Sigmoid", "MLP", "init"]
+__all__ = ["Module", "Sequential", "Linear", "ReLU", "Tanh", "Sigmoid", "MLP", "init", "utils"]

@@ -1,13 +1,19 @@
 """Weight initialisers (Xavier/Glorot and He/Kaiming), named and scaled like ``torch.nn.init``.
 
-They fill ``tensor.data`` in place and return the tensor; ``rng`` is a numpy Generator for
-reproducibility. Fans are computed for a (fan_out, fan_in) weight, as PyTorch's Linear stores it.
+The pieces a lesson writes (lesson 07) are registered by name and return a numpy array for a weight of a
+given shape: ``xavier_uniform(shape, gain, rng)`` and friends. The public in-place versions with PyTorch's
+names, ``xavier_uniform_(tensor, gain, rng)`` ..., look them up in the registry, fill ``tensor.data`` and
+return the tensor. Shapes follow PyTorch's layout, (out_features, in_features, *kernel): a unit of the
+layer sums over ``fan_in = in_features * kernel size`` inputs and sends its gradient back to
+``fan_out = out_features * kernel size`` units. ``rng`` is a numpy Generator (or a seed) for reproducibility.
 """
 from __future__ import annotations
 
 import math
 
 import numpy as np
+
+from ..registry import active, reference
 
 _GAINS = {"linear": 1.0, "sigmoid": 1.0, "tanh": 5 / 3, "relu": math.sqrt(2.0)}
 
@@ -18,11 +24,48 @@ def calculate_gain(nonlinearity: str) -> float:
     return _GAINS[nonlinearity]
 
 
-def _fans(shape: tuple[int, ...]) -> tuple[int, int]:
-    if len(shape) < 2:
-        raise ValueError(f"fan in and fan out need a tensor with at least 2 dimensions, got shape {shape}")
-    receptive = math.prod(shape[2:])
-    return shape[1] * receptive, shape[0] * receptive
+@reference("nn.init.xavier_uniform")
+def xavier_uniform(shape: tuple, gain: float = 1.0, rng=None) -> np.ndarray:
+    """Uniform in +-bound with bound = gain * sqrt(6 / (fan_in + fan_out)): variance gain**2 * 2 / (fan_in + fan_out)."""
+    ### BEGIN SOLUTION
+    fan_in, fan_out = math.prod(shape[1:]), shape[0] * math.prod(shape[2:])
+    bound = gain * math.sqrt(6.0 / (fan_in + fan_out))  # a uniform(-b, b) has variance b**2 / 3
+    return np.random.default_rng(rng).uniform(-bound, bound, shape)
+    ### END SOLUTION
+
+
+@reference("nn.init.xavier_normal")
+def xavier_normal(shape: tuple, gain: float = 1.0, rng=None) -> np.ndarray:
+    """Normal with mean 0 and std = gain * sqrt(2 / (fan_in + fan_out))."""
+    ### BEGIN SOLUTION
+    fan_in, fan_out = math.prod(shape[1:]), shape[0] * math.prod(shape[2:])
+    return np.random.default_rng(rng).normal(0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), shape)
+    ### END SOLUTION
+
+
+@reference("nn.init.kaiming_uniform")
+def kaiming_uniform(shape: tuple, nonlinearity: str = "relu", rng=None) -> np.ndarray:
+    """Uniform in +-bound with bound = gain * sqrt(3 / fan_in): variance gain**2 / fan_in."""
+    ### BEGIN SOLUTION
+    bound = calculate_gain(nonlinearity) * math.sqrt(3.0 / math.prod(shape[1:]))
+    return np.random.default_rng(rng).uniform(-bound, bound, shape)
+    ### END SOLUTION
+
+
+@reference("nn.init.kaiming_normal")
+def kaiming_normal(shape: tuple, nonlinearity: str = "relu", rng=None) -> np.ndarray:
+    """Normal with mean 0 and std = gain / sqrt(fan_in) (PyTorch's kaiming_normal_, mode="fan_in")."""
+    ### BEGIN SOLUTION
+    fan_in = math.prod(shape[1:])  # weight (out_features, in_features, *kernel): each output sums over the rest
+    std = calculate_gain(nonlinearity) / math.sqrt(fan_in)
+    return np.random.default_rng(rng).normal(0.0, std, shape)
+    ### END SOLUTION
+
+
+def _weight_shape(tensor) -> tuple:
+    if len(tensor.shape) < 2:
+        raise ValueError(f"fan in and fan out need a tensor with at least 2 dimensions, got shape {tensor.shape}")
+    return tuple(tensor.shape)
 
 
 def _fill(tensor, values: np.ndarray):
@@ -32,24 +75,16 @@ def _fill(tensor, values: np.ndarray):
 
 
 def xavier_uniform_(tensor, gain: float = 1.0, rng=None):
-    fan_in, fan_out = _fans(tensor.shape)
-    bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
-    return _fill(tensor, np.random.default_rng(rng).uniform(-bound, bound, tensor.shape))
+    return _fill(tensor, active["nn.init.xavier_uniform"](_weight_shape(tensor), gain=gain, rng=rng))
 
 
 def xavier_normal_(tensor, gain: float = 1.0, rng=None):
-    fan_in, fan_out = _fans(tensor.shape)
-    std = gain * math.sqrt(2.0 / (fan_in + fan_out))
-    return _fill(tensor, np.random.default_rng(rng).normal(0.0, std, tensor.shape))
+    return _fill(tensor, active["nn.init.xavier_normal"](_weight_shape(tensor), gain=gain, rng=rng))
 
 
 def kaiming_uniform_(tensor, nonlinearity: str = "relu", rng=None):
-    fan_in, _ = _fans(tensor.shape)
-    bound = calculate_gain(nonlinearity) * math.sqrt(3.0 / fan_in)
-    return _fill(tensor, np.random.default_rng(rng).uniform(-bound, bound, tensor.shape))
+    return _fill(tensor, active["nn.init.kaiming_uniform"](_weight_shape(tensor), nonlinearity=nonlinearity, rng=rng))
 
 
 def kaiming_normal_(tensor, nonlinearity: str = "relu", rng=None):
-    fan_in, _ = _fans(tensor.shape)
-    std = calculate_gain(nonlinearity) / math.sqrt(fan_in)
-    return _fill(tensor, np.random.default_rng(rng).normal(0.0, std, tensor.shape))
+    return _fill(tensor, active["nn.init.kaiming_normal"](_weight_shape(tensor), nonlinearity=nonlinearity, rng=rng))
