@@ -35,7 +35,12 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     dtype = x.data.dtype
     if weight.data.dtype is not dtype or bias is not None and bias.data.dtype is not dtype:  # the fast path: `is`
         _check_dtypes(x, weight, bias)
-    return active["linear"](x, weight, bias)
+    implementation = active["linear"]
+    if implementation is _linear and bias is not None and bias.shape == weight.shape[:1]:
+        # The reference's arithmetic, x @ weight.T + bias, as one fused node (lesson 08); a student's
+        # "linear" (lesson 01), plugged in with autograd_mini.use, runs as written.
+        return apply("fused_linear", x, weight, bias)
+    return implementation(x, weight, bias)
 
 
 def _check_dtypes(x: Tensor, weight: Tensor, bias: Tensor | None) -> None:

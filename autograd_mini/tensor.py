@@ -28,6 +28,44 @@ def is_grad_enabled() -> bool:
     return _grad_enabled
 
 
+@contextmanager
+def enable_grad() -> Iterator[None]:
+    """Inside this block ops record the graph again, even within ``no_grad`` (as ``torch.enable_grad``)."""
+    global _grad_enabled
+    previous, _grad_enabled = _grad_enabled, True
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+# What is told about every op and every backward() while a trace is recorded (autograd_mini.trace), or None.
+_recorder = None
+
+
+@contextmanager
+def recording(recorder) -> Iterator[None]:
+    """Tell ``recorder`` about every op (``recorder.op(name, ctx, operands, params, out)``), backward call
+    (``recorder.backward(root, grad)``) and ``@recorded`` method call made in the block; None records nothing."""
+    global _recorder
+    previous, _recorder = _recorder, recorder
+    try:
+        yield
+    finally:
+        _recorder = previous
+
+
+def recorded(method):
+    """A method a trace replays as a whole (an optimizer's ``step`` and ``zero_grad``)."""
+    def call(self, *args, **kwargs):
+        if _recorder is not None:
+            _recorder.call(getattr(self, method.__name__), args, kwargs)
+        return method(self, *args, **kwargs)
+
+    call.__name__, call.__doc__, call.__wrapped__ = method.__name__, method.__doc__, method
+    return call
+
+
 def _to_array(data) -> np.ndarray:
     """numpy arrays keep their dtype. Lists and Python numbers: floats become float64 (the course's default),
     integers int64 and booleans bool, as in PyTorch (class targets and indices are integer tensors)."""
@@ -180,7 +218,12 @@ class Tensor:
             grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self._data.dtype)
             if grad.shape != self.shape:
                 raise ValueError(f"grad has shape {grad.shape} but the tensor has shape {self.shape}")
-        run_backward(self, grad, retain_graph)
+        if _recorder is None:
+            run_backward(self, grad, retain_graph)
+            return
+        _recorder.backward(self, grad)
+        with recording(None):  # what backward computes (a checkpoint's recomputed segment) is not the step's
+            run_backward(self, grad, retain_graph)
 
     # ---- arithmetic (each op's forward and backward live in autograd_mini/ops) ----------------
     def __add__(self, other): return apply("add", self, other)
@@ -305,6 +348,8 @@ def apply(name: str, *operands, **params) -> Tensor:
     else:
         out.requires_grad = False
         out._ctx, out._op, out._parents = None, None, ()
+    if _recorder is not None:
+        _recorder.op(name, ctx, operands, params, out)
     return out
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from ..registry import active, reference
-from ..tensor import Tensor
+from ..tensor import Tensor, recorded
 
 
 class Module:
@@ -29,6 +29,7 @@ class Module:
     def parameters(self) -> list[Tensor]:
         return [p for _, p in self.named_parameters()]
 
+    @recorded
     def zero_grad(self) -> None:
         for p in self.parameters():
             p.grad = None

@@ -2,4 +2,4 @@
 
 Importing this package registers them all (``autograd_mini`` does so on import).
 """
-from . import activations, elementwise, linalg, reductions, shape  # noqa: F401  (registration)
+from . import activations, elementwise, fused, linalg, reductions, shape  # noqa: F401  (registration)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..registry import active
-from ..tensor import Tensor
+from ..tensor import Tensor, recorded
 
 
 class Optimizer:
@@ -22,6 +22,7 @@ class Optimizer:
         self.param_groups = [{"params": params, **defaults}]
         self.state: dict[int, dict] = {id(p): {} for p in params}
 
+    @recorded
     def step(self) -> None:
         rule = active[self.rule]
         for group in self.param_groups:
@@ -31,6 +32,7 @@ class Optimizer:
                     rule(p.data, p.grad, self.state[id(p)], **hyper)  # updates p.data in place
                     p._bump_version()  # so a graph that saved p refuses to backward with the new values
 
+    @recorded
     def zero_grad(self) -> None:
         """Forget the gradients (set to None, PyTorch's default), so the next backward starts afresh."""
         for group in self.param_groups:

@@ -40,6 +40,8 @@ EVERY_OP = {
     "nll_loss": (lambda a: am.losses.nll_loss(a, np.array([3, 0, 3]), reduction="none"), [M]),
     "cross_entropy": (lambda a: am.losses.cross_entropy(a, np.array([3, 0, 3]), reduction="none"), [M]),
     "binary_cross_entropy": (lambda p, t: am.losses.binary_cross_entropy(p, t, reduction="none"), [POSITIVE / 3, POSITIVE / 2.5]),
+    "fused_linear": (lambda x, w, b: am.functional.linear(x, w, b), [M, N.T, ROW[:2]]),
+    "checkpoint": (lambda a, b: am.checkpoint(lambda u: (u @ b).tanh(), a), [M, N]),
     "binary_cross_entropy_with_logits": (lambda x, t: am.losses.binary_cross_entropy_with_logits(x, t, reduction="none"), [M, POSITIVE / 2.5]),
 }
 

@@ -1,0 +1,273 @@
+"""Lesson 08's library pieces against PyTorch and TensorFlow in float64: the fused linear op, gradient
+checkpointing (torch.utils.checkpoint, tf.recompute_grad), the bytes a tape keeps (PyTorch's saved-tensor
+hooks) and trace-and-replay (equal to eager, retraced when shapes or dtypes change)."""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+import autograd_mini as am
+from autograd_mini import Tensor, nn, optim
+from autograd_mini.memory import saved_bytes
+
+
+def rng(seed):
+    return np.random.default_rng(seed)
+
+
+# ---- fused linear ------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("x_shape", [(5, 3), (3,), (2, 4, 3)])
+def test_fused_linear_is_one_node_equal_to_pytorch_and_tensorflow(oracles, close, x_shape):
+    torch, tf = oracles.torch, oracles.tf
+    g = rng(1)
+    x, w, b = g.standard_normal(x_shape), g.standard_normal((4, 3)), g.standard_normal(4)
+    up = g.standard_normal(x_shape[:-1] + (4,))
+    tensors = [Tensor(a, requires_grad=True) for a in (x, w, b)]
+    out = am.functional.linear(*tensors)
+    assert out.op == "fused_linear" and out.parents == tuple(tensors)
+    out.backward(up)
+
+    tt = [torch.tensor(a, requires_grad=True) for a in (x, w, b)]
+    t_out = torch.nn.functional.linear(*tt)
+    t_grads = torch.autograd.grad(t_out, tt, grad_outputs=torch.tensor(up))
+    tv = [tf.constant(a) for a in (x, w, b)]
+    with tf.GradientTape() as tape:
+        tape.watch(tv)
+        f_out = tf.tensordot(tv[0], tf.transpose(tv[1]), axes=1) + tv[2]
+    f_grads = tape.gradient(f_out, tv, output_gradients=tf.constant(up))
+    for theirs, their_grads in ((t_out.detach().numpy(), [g.numpy() for g in t_grads]),
+                                (f_out.numpy(), [g.numpy() for g in f_grads])):
+        close(out.data, theirs, "output")
+        for name, tensor, grad in zip(("x", "weight", "bias"), tensors, their_grads):
+            close(tensor.grad, grad, f"d/d{name}")
+
+
+def test_a_students_linear_plugged_in_runs_instead_of_the_fused_op():
+    calls = []
+
+    def linear(x, weight, bias):
+        calls.append(1)
+        return x @ weight.T + bias
+
+    layer = nn.Linear(3, 2, rng=rng(0))
+    with am.use({"linear": linear}):
+        out = layer(Tensor(np.ones((1, 3))))
+    assert calls and out.op == "add"
+
+
+# ---- the bytes a tape keeps -----------------------------------------------------------------------------------
+
+def torch_saved_bytes(torch, loss_of, leaves):
+    """What PyTorch's autograd saves for backward while ``loss_of(*leaves)`` runs, counted as saved_bytes counts:
+    once per storage, the leaves' own storage excluded."""
+    kept, leaf_storage = {}, {t.untyped_storage().data_ptr() for t in leaves}
+
+    def pack(t):
+        storage = t.untyped_storage()
+        kept[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        loss = loss_of(*leaves)
+    return loss, sum(n for ptr, n in kept.items() if ptr not in leaf_storage)
+
+
+def tanh_mlp(depth, width, g):
+    return nn.MLP([width] * (depth + 1), activation="tanh", rng=g)
+
+
+def test_saved_bytes_equals_what_pytorchs_saved_tensor_hooks_see(torch):
+    g = rng(2)
+    model = tanh_mlp(6, 8, g)
+    x = g.standard_normal((5, 8))
+    out = model(Tensor(x)).sum()
+    params = [torch.tensor(p.data, requires_grad=True) for p in model.parameters()]
+
+    def torch_model(x, *params):
+        h = x
+        for k in range(0, len(params), 2):
+            h = torch.nn.functional.linear(h, params[k], params[k + 1])
+            h = torch.tanh(h) if k + 2 < len(params) else h
+        return h.sum()
+
+    _, theirs = torch_saved_bytes(torch, torch_model, [torch.tensor(x), *params])
+    assert saved_bytes(out) == theirs == 5 * (5 * 8 * 8)  # each tanh keeps its (5, 8) output: 5 of them
+    out.backward()
+    assert saved_bytes(out) == 0  # backward freed them
+
+
+def test_a_view_keeps_its_base_and_is_counted_once():
+    a = Tensor(np.ones((4, 5)), requires_grad=True)
+    h = a.exp()                 # saves its (4, 5) output: 160 bytes
+    out = (h.T @ h).sum()       # matmul saves h.T (a view of h) and h: nothing new
+    assert saved_bytes(out) == 160
+    assert saved_bytes((a.T @ a).sum()) == 0  # a leaf's data is not the tape's
+
+
+# ---- checkpointing ------------------------------------------------------------------------------------------------
+
+def layer_weights(depth, width, g):
+    return [(g.standard_normal((width, width)) / np.sqrt(width), g.standard_normal(width) * 0.1) for _ in range(depth)]
+
+
+def test_checkpointed_gradients_equal_torch_utils_checkpoint_and_tf_recompute_grad(oracles, close):
+    torch, tf = oracles.torch, oracles.tf
+    g = rng(3)
+    weights = layer_weights(8, 6, g)
+    x, up = g.standard_normal((4, 6)), g.standard_normal((4, 6))
+
+    params = [Tensor(a, requires_grad=True) for pair in weights for a in pair]
+    xt = Tensor(x, requires_grad=True)
+    layers = [lambda h, k=k: am.functional.linear(h, params[2 * k], params[2 * k + 1]).tanh() for k in range(8)]
+    out = am.checkpoint(lambda h: layers[1](layers[0](h)), xt)
+    out = am.checkpoint_sequential(layers[2:], 3, out)
+    assert [n.op for n in am.topological_order(out)].count("checkpoint") == 3  # the last segment is not checkpointed
+    out.backward(up)
+    mine = [xt.grad] + [p.grad for p in params]
+
+    t_params = [torch.tensor(a, requires_grad=True) for pair in weights for a in pair]
+    t_x = torch.tensor(x, requires_grad=True)
+
+    def t_segment(start, stop):
+        def run(h):
+            for k in range(start, stop):
+                h = torch.tanh(torch.nn.functional.linear(h, t_params[2 * k], t_params[2 * k + 1]))
+            return h
+        return run
+
+    h = torch.utils.checkpoint.checkpoint(t_segment(0, 2), t_x, use_reentrant=False)
+    for start, stop in ((2, 4), (4, 6)):
+        h = torch.utils.checkpoint.checkpoint(t_segment(start, stop), h, use_reentrant=False)
+    h = t_segment(6, 8)(h)
+    t_grads = torch.autograd.grad(h, [t_x, *t_params], grad_outputs=torch.tensor(up))
+
+    f_params = [tf.Variable(a) for pair in weights for a in pair]
+
+    def f_segment(start, stop):
+        @tf.recompute_grad
+        def run(h):
+            for k in range(start, stop):
+                h = tf.tanh(tf.matmul(h, f_params[2 * k], transpose_b=True) + f_params[2 * k + 1])
+            return h
+        return run
+
+    f_x = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(f_x)
+        h = f_x
+        for start, stop in ((0, 2), (2, 4), (4, 6)):
+            h = f_segment(start, stop)(h)
+        for k in range(6, 8):
+            h = tf.tanh(tf.matmul(h, f_params[2 * k], transpose_b=True) + f_params[2 * k + 1])
+    f_grads = tape.gradient(h, [f_x, *f_params], output_gradients=tf.constant(up))
+    for label, theirs in (("PyTorch", [t.numpy() for t in t_grads]), ("TensorFlow", [t.numpy() for t in f_grads])):
+        for k, (a, b) in enumerate(zip(mine, theirs)):
+            close(a, b, f"{label}, gradient {k}")
+
+
+def test_checkpointing_a_deep_mlp_keeps_at_least_four_times_less():
+    g = rng(4)
+    model = nn.MLP([32] * 33, rng=g)  # 32 linear layers, ReLU between
+    x, labels = Tensor(g.standard_normal((16, 32))), g.integers(0, 32, 16)
+    plain = am.losses.cross_entropy(model(x), labels)
+    kept = am.losses.cross_entropy(am.checkpoint_sequential(model.layers, 8, x), labels)
+    assert saved_bytes(plain) >= 4 * saved_bytes(kept)
+    np.testing.assert_array_equal(plain.data, kept.data)
+
+
+def test_checkpoint_of_an_input_needing_no_gradient_still_reaches_the_parameters():
+    layer = nn.Linear(3, 2, rng=rng(5))
+    out = am.checkpoint(layer, Tensor(np.ones((4, 3))))
+    assert out.requires_grad and set(map(id, out.parents[1:])) == set(map(id, layer.parameters()))
+    out.sum().backward()
+    np.testing.assert_array_equal(layer.bias.grad, [4.0, 4.0])
+    np.testing.assert_array_equal(layer.weight.grad, np.full((2, 3), 4.0))
+
+
+def test_checkpoint_without_grad_mode_is_the_plain_call():
+    layer = nn.Linear(3, 2, rng=rng(6))
+    with am.no_grad():
+        out = am.checkpoint(layer, Tensor(np.ones((1, 3))))
+    assert not out.requires_grad and out.op is None
+
+
+# ---- trace and replay ---------------------------------------------------------------------------------------------
+
+def training_pair(sizes, dtype=np.float64, momentum=0.9):
+    """Two identical models and optimizers: one to trace, one to run eagerly."""
+    model = nn.MLP(sizes, rng=rng(7), dtype=dtype)
+    twin = copy.deepcopy(model)
+    return (model, optim.SGD(model.parameters(), lr=0.05, momentum=momentum)), \
+           (twin, optim.SGD(twin.parameters(), lr=0.05, momentum=momentum))
+
+
+def step_of(model, optimizer):
+    def step(x, y):
+        optimizer.zero_grad()
+        loss = am.losses.cross_entropy(model(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss
+    return step
+
+
+def test_replay_equals_eager_step_after_step_and_builds_no_graph():
+    (model, opt), (twin, twin_opt) = training_pair([6, 8, 8, 3])
+    traced, eager = am.trace(step_of(model, opt)), step_of(twin, twin_opt)
+    g = rng(8)
+    for _ in range(6):
+        x, y = g.standard_normal((5, 6)), g.integers(0, 3, 5)
+        replayed, reference = traced(x, y), eager(Tensor(x), y)
+        np.testing.assert_allclose(replayed.data, reference.data, rtol=1e-12, atol=0)
+        for p, q in zip(model.parameters(), twin.parameters()):
+            np.testing.assert_allclose(p.data, q.data, rtol=1e-12, atol=1e-15)
+            np.testing.assert_allclose(p.grad, q.grad, rtol=1e-12, atol=1e-15)
+    assert traced.traces == 1
+    first = traced(x, y)
+    assert traced(x, y) is first  # a replay returns the traced step's loss tensor, refreshed: no new graph
+
+
+def test_new_shapes_or_dtypes_are_traced_again_and_old_ones_replayed():
+    (model, opt), _ = training_pair([4, 5, 2], momentum=0.0)
+    traced = am.trace(step_of(model, opt))
+    g = rng(9)
+    traced(g.standard_normal((3, 4)), g.integers(0, 2, 3))
+    traced(g.standard_normal((3, 4)), g.integers(0, 2, 3))
+    assert traced.traces == 1
+    traced(g.standard_normal((7, 4)), g.integers(0, 2, 7))
+    assert traced.traces == 2
+    traced(g.standard_normal((3, 4)), g.integers(0, 2, 3).astype(np.int32))
+    assert traced.traces == 3
+    traced(g.standard_normal((7, 4)), g.integers(0, 2, 7))
+    assert traced.traces == 3
+
+
+def test_replay_runs_checkpointed_segments_too():
+    (model, opt), (twin, twin_opt) = training_pair([5, 6, 6, 6, 2], momentum=0.0)
+
+    def step(model, optimizer):
+        def run(x, y):
+            optimizer.zero_grad()
+            loss = am.losses.cross_entropy(am.checkpoint_sequential(model.layers, 2, x), y)
+            loss.backward()
+            optimizer.step()
+            return loss
+        return run
+
+    traced, eager = am.trace(step(model, opt)), step(twin, twin_opt)
+    g = rng(10)
+    for _ in range(3):
+        x, y = g.standard_normal((4, 5)), g.integers(0, 2, 4)
+        np.testing.assert_allclose(traced(x, y).data, eager(Tensor(x), y).data, rtol=1e-12)
+    for p, q in zip(model.parameters(), twin.parameters()):
+        np.testing.assert_allclose(p.data, q.data, rtol=1e-12, atol=1e-15)
+
+
+def test_a_traced_step_returning_a_python_number_is_refused():
+    (model, opt), _ = training_pair([3, 2], momentum=0.0)
+    traced = am.trace(lambda x, y: step_of(model, opt)(x, y).item())
+    with pytest.raises(TypeError, match="frozen at what the first call computed"):
+        traced(np.ones((2, 3)), np.array([0, 1]))
