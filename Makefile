@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: setup lab test test-fast browser release benchmark clean
+.PHONY: setup lab test test-fast browser release benchmark student-edition clean
 
 setup: $(INSTALLED)
 
@@ -39,6 +39,10 @@ release: setup
 
 benchmark: setup
 	$(BIN)/python -m benchmarks.train_step
+
+# The folder students clone (no solutions, reference bodies compiled): OUT=path, default artifacts/student-edition
+student-edition: setup
+	$(BIN)/grader student-edition $(or $(OUT),artifacts/student-edition)
 
 clean:
 	rm -rf $(VENV) course artifacts

@@ -3,9 +3,10 @@
     grader release [LESSON...] [--check] [--no-validate] [--execute]
     grader collect PATH
     grader autograde [LESSON...] [--workers N] [--force] [--memory-mb M] [--cell-timeout S] [--notebook-timeout S]
-    grader feedback [LESSON...]
+    grader feedback [LESSON...] [--exchange ROOT] [--course-id ID]
     grader report
     grader check NOTEBOOK [--lesson LESSON]
+    grader student-edition OUT
 
 Common options (before or after the verb): --course-dir (env GRADER_COURSE_DIR, default <repo>/course),
 --source (GRADER_SOURCE_DIR, solutions/), --release (GRADER_RELEASE_DIR, notebooks/),
@@ -62,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verbs.add_parser("feedback", help="write per-student HTML feedback")
     p.add_argument("lessons", nargs="*")
+    p.add_argument("--exchange", type=Path, help="also release the pages through this nbgrader exchange root")
+    p.add_argument("--course-id", help="the course's id in that exchange (default: nbgrader_config.py's)")
 
     verbs.add_parser("report", help="grades.csv for the LMS plus a per-exercise summary and plot")
 
@@ -69,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("notebook", type=Path)
     p.add_argument("--lesson", help="lesson name (default: the notebook's file name)")
     _limits(p)
+
+    p = verbs.add_parser("student-edition", help="write the folder students clone: notebooks, checks, no answers")
+    p.add_argument("out", type=Path, help="an empty or new folder (or an earlier edition, replaced)")
 
     for sub in verbs.choices.values():
         _common(sub, top=False)
@@ -113,6 +119,10 @@ def main(argv: list[str] | None = None) -> int:
         from grader.pipeline.feedback import feedback
 
         feedback(course, args.lessons or None)
+        if args.exchange:
+            from grader.pipeline.exchange_feedback import COURSE_ID, release_feedback
+
+            release_feedback(course, args.exchange, args.course_id or COURSE_ID, args.lessons or None)
         return 0
     if args.verb == "report":
         from grader.pipeline.report import report
@@ -121,6 +131,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.verb == "check":
         return self_check(course, args.notebook, args.lesson, _limits_of(args))
+    if args.verb == "student-edition":
+        from grader.pipeline.student_edition import build
+
+        summary = build(args.out, course.source)
+        print(f"student edition {summary['version']} in {args.out}: {len(summary['notebooks'])} notebooks, "
+              f"{len(summary['hidden'])} reference bodies compiled for Python {summary['python']}")
+        return 0
     return 2
 
 
