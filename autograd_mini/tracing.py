@@ -53,7 +53,7 @@ def _backward_plan(root) -> tuple:
         if node.is_leaf:
             continue
         parents = tuple(slot[id(p)] if p.requires_grad else -1 for p in node.parents)
-        steps.append((active[node.op + ".backward"], node._ctx, slot[id(node)], parents))
+        steps.append((active[node.op + ".backward"], node._ctx, slot[id(node)], parents, node._retains_grad))
     keeps = [(slot[id(node)], node) for node in order if node.is_leaf or node._retains_grad]
     return steps, keeps, len(order), slot[id(root)]
 
@@ -92,16 +92,13 @@ class _Recording:
 def _replay_backward(steps, keeps, size, root_slot, seed) -> None:
     grads = [None] * size
     grads[root_slot] = seed
-    kept = {k for k, _ in keeps}
-    given = {id(seed)}
-    stored = {}
-    for backward, ctx, k, parents in steps:
+    retained = {}
+    for backward, ctx, k, parents, retains in steps:
         grad = grads[k]
         if grad is None:
             continue
-        if k in kept:
-            stored[k] = grad
-        grads[k] = None
+        if retains:
+            retained[k] = grad
         found = backward(ctx, grad)
         if type(found) is not tuple:
             found = tuple(found) if isinstance(found, list) else (found,)
@@ -111,8 +108,9 @@ def _replay_backward(steps, keeps, size, root_slot, seed) -> None:
             if parent >= 0 and g is not None:
                 previous = grads[parent]
                 grads[parent] = g if previous is None else previous + g
+    given = {id(seed)}
     for k, tensor in keeps:
-        grad = stored.get(k, grads[k])
+        grad = retained[k] if k in retained else grads[k]
         if grad is None:
             continue
         if type(grad) is not np.ndarray or grad.dtype is not tensor._data.dtype:
@@ -120,7 +118,7 @@ def _replay_backward(steps, keeps, size, root_slot, seed) -> None:
         if id(grad) in given or grad.base is not None:
             grad = grad.copy()  # never two .grad attributes (or the caller's seed) in one array
         given.add(id(grad))
-        tensor.grad = grad if tensor._grad is None else tensor._grad + grad
+        tensor._grad = grad if tensor._grad is None else tensor._grad + grad
 
 
 def _signature(args) -> tuple:
@@ -150,10 +148,10 @@ class Traced:
             recording_ = self.recordings.get(key)
         except TypeError:  # an argument that cannot be hashed: never replayed
             raise TypeError("trace: arguments must be arrays, Tensors or hashable values (numbers, strings, tuples)") from None
-        arrays = [a._data if isinstance(a, Tensor) else a for a in args if isinstance(a, (Tensor, np.ndarray))]
-        if recording_ is not None:
-            return recording_.replay(arrays)
-        return self._record(key, args)
+        if recording_ is None:
+            return self._record(key, args)
+        return recording_.replay([a._data if isinstance(a, Tensor) else a for a in args
+                                  if isinstance(a, (Tensor, np.ndarray))])
 
     def _record(self, key, args):
         placeholders, call_args = [], []

@@ -29,6 +29,8 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 import numpy as np  # noqa: E402
 
+from benchmarks import checkpointing  # noqa: E402
+
 LEARNING_RATE = 0.1
 
 
@@ -87,23 +89,39 @@ def numpy_step(x, y, params) -> Callable[[], float]:
     return step
 
 
-def autograd_mini_step(x, y, params) -> Callable[[], float]:
+def autograd_mini_steps(x, y, params) -> dict[str, Callable[[], float]]:
+    """autograd_mini three ways: eager with one op per step of arithmetic (matmul, transpose, add, log_softmax,
+    nll_loss), eager with the fused ops (linear, cross_entropy), and that fused step traced once and replayed."""
     import autograd_mini as am
 
-    tensors = [am.Tensor(p.copy(), requires_grad=True) for p in params]
-    w1, b1, w2, b2 = tensors
-    optimizer = am.optim.SGD(tensors, lr=LEARNING_RATE)
-    inputs = am.Tensor(x)
+    F = am.functional
 
-    def step() -> float:
-        optimizer.zero_grad()
-        logits = am.functional.linear(am.functional.relu(am.functional.linear(inputs, w1, b1)), w2, b2)
-        loss = am.losses.cross_entropy(logits, y)
-        loss.backward()
-        optimizer.step()
-        return loss.item()
+    def build(forward, traced=False):
+        tensors = [am.Tensor(p.copy(), requires_grad=True) for p in params]
+        optimizer = am.optim.SGD(tensors, lr=LEARNING_RATE)
 
-    return step
+        def step(inputs, targets):
+            optimizer.zero_grad()
+            loss = forward(inputs, targets, *tensors)
+            loss.backward()
+            optimizer.step()
+            return loss
+
+        if traced:
+            replay = am.trace(step)
+            return lambda: replay(x, y).item()
+        inputs = am.Tensor(x)
+        return lambda: step(inputs, y).item()
+
+    def unfused(inputs, targets, w1, b1, w2, b2):
+        logits = F.relu(inputs @ w1.T + b1) @ w2.T + b2
+        return am.losses.nll_loss(logits.log_softmax(axis=1), targets)
+
+    def fused(inputs, targets, w1, b1, w2, b2):
+        return am.losses.cross_entropy(F.linear(F.relu(F.linear(inputs, w1, b1)), w2, b2), targets)
+
+    return {"autograd_mini eager": build(unfused), "autograd_mini fused": build(fused),
+            "autograd_mini replay": build(fused, traced=True)}
 
 
 def torch_step(x, y, params) -> Callable[[], float]:
@@ -150,17 +168,20 @@ def tensorflow_steps(x, y, params) -> tuple[Callable[[], float], Callable[[], fl
     return (lambda: float(eager())), (lambda: float(traced()))
 
 
-def time_step(step: Callable[[], float], steps: int, repeats: int) -> float:
-    """Median seconds per step over ``repeats`` runs of ``steps`` steps, after a warm-up."""
-    for _ in range(max(steps // 4, 5)):
-        step()
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(steps):
+def time_steps(contestants: dict[str, Callable[[], float]], steps: int, repeats: int) -> dict[str, float]:
+    """Median seconds per step of each contestant over ``repeats`` rounds of ``steps`` steps, after a warm-up.
+    The rounds interleave the contestants, so that a busy moment on the machine hits all of them alike."""
+    for step in contestants.values():
+        for _ in range(max(steps // 4, 5)):
             step()
-        samples.append((time.perf_counter() - start) / steps)
-    return statistics.median(samples)
+    samples: dict[str, list[float]] = {name: [] for name in contestants}
+    for _ in range(repeats):
+        for name, step in contestants.items():
+            start = time.perf_counter()
+            for _ in range(steps):
+                step()
+            samples[name].append((time.perf_counter() - start) / steps)
+    return {name: statistics.median(found) for name, found in samples.items()}
 
 
 def run(workload: Workload, repeats: int, quick: bool) -> dict[str, float]:
@@ -168,7 +189,7 @@ def run(workload: Workload, repeats: int, quick: bool) -> dict[str, float]:
     tf_eager, tf_function = tensorflow_steps(x, y, params)
     contestants = {
         "numpy (hand-written)": numpy_step(x, y, params),
-        "autograd_mini": autograd_mini_step(x, y, params),
+        **autograd_mini_steps(x, y, params),
         "PyTorch eager": torch_step(x, y, params),
         "TensorFlow eager": tf_eager,
         "tf.function": tf_function,
@@ -176,7 +197,7 @@ def run(workload: Workload, repeats: int, quick: bool) -> dict[str, float]:
     losses = {name: step() for name, step in contestants.items()}  # same first step: same loss
     spread = max(losses.values()) - min(losses.values())
     steps = max(workload.steps // 10, 5) if quick else workload.steps
-    times = {name: time_step(step, steps, repeats) for name, step in contestants.items()}
+    times = time_steps(contestants, steps, repeats)
     print(f"\n{workload.name}: MLP {'-'.join(map(str, workload.sizes))}, batch {workload.batch}, "
           f"{np.dtype(workload.dtype).name}; first-step losses agree to {spread:.1e}")
     floor, torch_time = times["numpy (hand-written)"], times["PyTorch eager"]
@@ -200,8 +221,29 @@ def main() -> None:
     tf.config.threading.set_inter_op_parallelism_threads(THREADS)
     print(f"python {platform.python_version()}, numpy {np.__version__}, torch {torch.__version__}, "
           f"tensorflow {tf.__version__}; {THREADS} thread(s) each, {os.cpu_count()} cores")
-    for workload in WORKLOADS:
-        run(workload, 3 if args.quick else args.repeats, args.quick)
+    times = {w.name: run(w, 3 if args.quick else args.repeats, args.quick) for w in WORKLOADS}
+    memory = checkpointing.measure(3 if args.quick else 5)
+    checkpointing.report(memory)
+    report_targets(times, memory["autograd_mini"])
+
+
+def report_targets(times: dict, checkpoint: dict) -> None:
+    """Issue 12's targets, each with the measured number."""
+    small, medium = times["small"], times["medium"]
+    floor_small, floor_medium = small["numpy (hand-written)"], medium["numpy (hand-written)"]
+    (plain, kept), (slow, fast) = checkpoint["kept"], checkpoint["seconds"]
+    targets = [
+        ("replay, small workload <= 1.3x the numpy floor", small["autograd_mini replay"] / floor_small, 1.3, "x"),
+        ("replay, small workload faster than tf.function",
+         small["autograd_mini replay"] / small["tf.function"], 1.0, "x tf.function"),
+        ("eager with fusion, medium workload <= 1.15x the numpy floor",
+         medium["autograd_mini fused"] / floor_medium, 1.15, "x"),
+        ("checkpointing keeps >= 4x less", kept / plain, 0.25, "x the plain tape"),
+        ("... for <= 1.5x the compute", fast / slow, 1.5, "x"),
+    ]
+    print("\ntargets (issue 12):")
+    for label, value, bound, unit in targets:
+        print(f"  {'met    ' if value <= bound else 'MISSED '} {label}: {value:.2f}{unit}")
 
 
 if __name__ == "__main__":
