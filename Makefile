@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: setup lab test test-fast browser release benchmark student-edition clean
+.PHONY: setup lab test test-fast browser hub release benchmark student-edition clean
 
 setup: $(INSTALLED)
 
@@ -28,7 +28,13 @@ lab: setup
 browser:
 	@command -v chromium >/dev/null || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium)
 
-test: setup browser
+# The JupyterHub round trip (tests/e2e/test_hub_round_trip.py): the hub's proxy from npm, and Debian's
+# python3 for the students' servers (the venv's own Python lives where other users cannot enter).
+hub:
+	@command -v configurable-http-proxy >/dev/null || $(SUDO) npm install -g --no-fund --no-audit configurable-http-proxy@5.3.0
+	@test -x /usr/bin/python3 || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3)
+
+test: setup browser hub
 	$(BIN)/python -m pytest
 
 test-fast: setup
