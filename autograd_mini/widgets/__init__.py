@@ -6,6 +6,7 @@ Each widget's logic lives in its own module; a notebook only creates and display
 * ``GradientFlow`` (``gradient_flow``, lesson 03): per-layer activation and gradient norms through an MLP;
 * ``LossExplorer`` (``loss_explorer``, lesson 04): binary cross-entropy and its gradient, naive vs stable;
 * ``OptimizerRace`` (``optimizer_race``, lesson 05): optimizers racing on 2-D surfaces, PyTorch's iterates on top;
+* ``EfficiencyBars`` (``efficiency_bars``, lesson 08): the tape's size over forward and backward, checkpointed or not;
 * ``ComputationGraph`` (``computation_graph``, lesson 02, imported from its module): a live scalar graph.
 
 Names are imported lazily, so importing one widget never imports (or breaks on) another.
@@ -15,7 +16,8 @@ from __future__ import annotations
 import importlib
 
 _MODULE_OF = {"ActivationExplorer": "activation_explorer", "GradientFlow": "gradient_flow",
-              "LossExplorer": "loss_explorer", "OptimizerRace": "optimizer_race"}
+              "LossExplorer": "loss_explorer", "OptimizerRace": "optimizer_race", "EfficiencyBars": "efficiency_bars"}
+_MODULE_OF["GradientPathologies"] = "gradient_pathologies"  # lesson 07: per-layer statistics while training
 
 __all__ = list(_MODULE_OF)
 

@@ -1,0 +1,113 @@
+"""Efficiency bars (lesson 08): the tape's size over one forward and backward pass of a deep MLP, with and without
+checkpointing, and bars for the memory peak and the compute of each variant; a slider sets the number of segments.
+
+The numbers are measured, not modelled: the MLP is run in autograd_mini and ``memory.saved_bytes`` is read after
+every layer of the forward pass and after every segment of the backward pass; compute is counted in layer forwards
+(a backward counts as two, its two matrix products). Drawn with matplotlib's Agg canvas into an ``ipywidgets.Image``.
+"""
+from __future__ import annotations
+
+import html
+import io
+import json
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from .. import losses, nn
+from ..checkpointing import checkpoint
+from ..memory import saved_bytes
+from ..tensor import Tensor
+
+
+def memory_timeline(depth: int, segments: int, width: int = 32, batch: int = 16) -> dict:
+    """Kept bytes after each forward step and during backward, for ``depth`` tanh layers cut into ``segments``
+    checkpointed segments (0: no checkpointing); also the layer forwards run and the peak."""
+    model = nn.MLP([width] * (depth + 1), activation="tanh", rng=np.random.default_rng(0))
+    layers = model.layers
+    x = Tensor(np.random.default_rng(1).standard_normal((batch, width)))
+    bounds = [round(k * len(layers) / segments) for k in range(segments + 1)] if segments else list(range(len(layers) + 1))
+    forward, h, calls = [], x, [0]
+
+    def counted(layer):
+        def run(v):
+            calls[0] += isinstance(layer, nn.Linear)
+            return layer(v)
+        return run
+
+    for start, stop in zip(bounds[:-1], bounds[1:]):
+        def segment(v, part=layers[start:stop]):
+            for layer in part:
+                v = counted(layer)(v)
+            return v
+        h = checkpoint(segment, h) if segments else segment(h)
+        forward.append(saved_bytes(h))
+    loss = losses.cross_entropy(h, np.zeros(batch, dtype=np.int64))
+    kept = saved_bytes(loss)
+    # backward, segment by segment from the end: a checkpointed segment's graph exists only while it runs
+    backward, peak = [], kept
+    for k in range(len(forward) - 1, -1, -1):
+        inside = forward[k] - (forward[k - 1] if k else 0) if not segments else \
+            saved_bytes(_rebuilt(layers[bounds[k]:bounds[k + 1]], x, width, batch))
+        peak = max(peak, kept + (inside if segments else 0))
+        kept -= forward[k] - (forward[k - 1] if k else 0)
+        backward.append(max(kept, 0))
+    loss.backward()
+    forwards = calls[0]  # the forward pass and, checkpointed, the recomputation inside backward
+    return {"forward": forward, "backward": backward, "peak": peak, "compute": forwards + 2 * depth}
+
+
+def _rebuilt(part, x, width, batch):
+    """A segment's graph, as its recomputation builds it inside backward (on an input of the same shape)."""
+    v = Tensor(np.ones((batch, width)), requires_grad=True)
+    for layer in part:
+        v = layer(v)
+    return v
+
+
+class EfficiencyBars:
+    """The widget: a segments slider, the tape's size over forward and backward (left) and the peak memory and
+    compute of no checkpointing vs the chosen segments (right). ``widget`` is the ipywidgets box."""
+
+    def __init__(self, depth: int = 16, segments: int = 4):
+        import ipywidgets as widgets
+
+        self.depth = depth
+        self.segments = widgets.IntSlider(value=segments, min=1, max=depth, description="segments")
+        self.image = widgets.Image(format="png")
+        self.summary = widgets.HTML()
+        self.plain = memory_timeline(depth, 0)
+        self.widget = widgets.VBox([self.segments, self.image, self.summary])
+        self.segments.observe(lambda change: self.redraw(), names="value")
+        self.redraw()
+
+    def redraw(self) -> None:
+        chosen = memory_timeline(self.depth, self.segments.value)
+        self.chosen = chosen
+        figure = Figure(figsize=(9, 3.2))
+        FigureCanvasAgg(figure)
+        timeline, bars = figure.subplots(1, 2, gridspec_kw={"width_ratios": [2, 1]})
+        for label, run in (("no checkpointing", self.plain), (f"{self.segments.value} segments", chosen)):
+            values = np.array(run["forward"] + run["backward"]) / 1024
+            timeline.plot(np.linspace(0, 1, len(values)), values, label=label)
+        timeline.set_xlabel("forward  →  backward")
+        timeline.set_ylabel("tape (KiB)")
+        timeline.legend()
+        names = ["plain", f"{self.segments.value} seg."]
+        bars.bar([n + "\nmemory" for n in names], [self.plain["peak"] / self.plain["peak"], chosen["peak"] / self.plain["peak"]])
+        bars.bar([n + "\ncompute" for n in names], [1.0, chosen["compute"] / self.plain["compute"]])
+        bars.set_ylabel("relative to plain")
+        figure.tight_layout()
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=80)
+        self.image.value = buffer.getvalue()
+        settings = html.escape(json.dumps({"segments": self.segments.value}))
+        self.summary.value = (f'<div data-settings="{settings}">peak tape {chosen["peak"] / 1024:.0f} KiB vs '
+                              f'{self.plain["peak"] / 1024:.0f} KiB without checkpointing; {chosen["compute"]} vs '
+                              f'{self.plain["compute"]} layer-forward units of compute</div>')
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.widget)
