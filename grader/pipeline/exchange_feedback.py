@@ -51,23 +51,31 @@ def feedback_name(secret: str, lesson: str) -> str:
     return hashlib.md5(secret.encode() + lesson.encode()).hexdigest() + ".html"
 
 
-def graded_secrets(inbound: Path, student: str, lesson: str, sha256: str) -> list[str]:
-    """The submission secrets of the student's inbound folders for ``lesson`` whose notebook was graded."""
-    uid = _system_uid(student)
-    secrets = []
+def submission_folders(inbound: Path) -> dict[tuple[str, str], list[Path]]:
+    """{(student, lesson): its submission folders} for the folders ``<student>+<lesson>+...`` of ``inbound``."""
+    folders: dict[tuple[str, str], list[Path]] = {}
     with os.scandir(inbound) as entries:
         for entry in entries:
-            if not entry.name.startswith(f"{student}+{lesson}+") or not entry.is_dir(follow_symlinks=False):
-                continue
-            if uid is not None and entry.stat(follow_symlinks=False).st_uid != uid:
-                continue
-            notebook = _read_regular(Path(entry.path) / f"{lesson}.ipynb", MAX_FILE_BYTES)
-            if notebook is None or hashlib.sha256(notebook).hexdigest() != sha256:
-                continue
-            secret = _read_regular(Path(entry.path) / "submission_secret.txt", 1024)
-            text = secret.decode("ascii", "replace") if secret else ""  # hashed as written, like nbgrader
-            if _SECRET.fullmatch(text):
-                secrets.append(text)
+            parts = entry.name.split("+")
+            if len(parts) >= 3 and entry.is_dir(follow_symlinks=False):
+                folders.setdefault((parts[0], parts[1]), []).append(Path(entry.path))
+    return folders
+
+
+def graded_secrets(folders: list[Path], student: str, lesson: str, sha256: str) -> list[str]:
+    """The submission secrets of those of the student's ``folders`` whose notebook is the graded one."""
+    uid = _system_uid(student)
+    secrets = []
+    for folder in folders:
+        if uid is not None and folder.lstat().st_uid != uid:
+            continue
+        notebook = _read_regular(folder / f"{lesson}.ipynb", MAX_FILE_BYTES)
+        if notebook is None or hashlib.sha256(notebook).hexdigest() != sha256:
+            continue
+        secret = _read_regular(folder / "submission_secret.txt", 1024)
+        text = secret.decode("ascii", "replace") if secret else ""  # hashed as written, like nbgrader
+        if _SECRET.fullmatch(text):
+            secrets.append(text)
     return secrets
 
 
@@ -85,13 +93,15 @@ def release_feedback(course: Course, exchange_root: Path, course_id: str = COURS
     released, missing = [], []
     with Gradebook(course.gradebook) as book:
         submissions = book.submissions()
+    folders = submission_folders(inbound)
     for sub in submissions:
         if lessons and sub["lesson"] not in lessons:
             continue
         page = course.feedback / sub["student"] / f"{sub['lesson']}.html"
         name_file = course.submitted / sub["student"] / ".name"
         student = name_file.read_text() if name_file.is_file() else sub["student"]
-        secrets = graded_secrets(inbound, student, sub["lesson"], sub["sha256"]) if page.is_file() else []
+        candidates = folders.get((student, sub["lesson"]), [])
+        secrets = graded_secrets(candidates, student, sub["lesson"], sub["sha256"]) if page.is_file() else []
         if not secrets:
             missing.append(f"{sub['student']}/{sub['lesson']}")
         for secret in secrets:

@@ -108,8 +108,6 @@ def assignment_row(page, listing: str):
 def test_hub_round_trip(hub_class, browser, artifacts, shot):
     hub, student, exchange = hub_class["hub"], hub_class["student"], hub_class["exchange"]
     home, grader = instructor(hub_class["root"])
-    released_path = course_files.NOTEBOOKS / f"{LESSON}.ipynb"
-    exercise_cell = lab.cell_index(released_path, EXERCISE.function)
     answer = course_files.solution_source(LESSON, EXERCISE.function)
     max_score = sum(e.points for e in SPEC.exercises)
     phases, start = {}, time.time()
@@ -119,6 +117,7 @@ def test_hub_round_trip(hub_class, browser, artifacts, shot):
 
     release_to_exchange(home, grader, exchange)
     phase("instructor releases to the exchange")
+    exercise_cell = lab.cell_index(exchange / COURSE_ID / "outbound" / LESSON / f"{LESSON}.ipynb", EXERCISE.function)
 
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
