@@ -10,8 +10,3 @@ c = get_config()  # noqa: F821  (provided by nbgrader)
 
 c.CourseDirectory.course_id = "backprop-from-scratch"  # the repository's nbgrader_config.py uses the same id
 c.Exchange.root = os.environ.get("NBGRADER_EXCHANGE_ROOT", "/srv/nbgrader/exchange")
-
-# nbgrader 0.9 names a submission <student>+<lesson>+<timestamp>+<random>; `grader collect` reads
-# <student>+<lesson>+<timestamp> only (it flags the longer name as an unreadable timestamp). Until it reads
-# both, submissions go without the random part, as before nbgrader 0.9 (docs/deployment.md, "Limits").
-c.ExchangeSubmit.add_random_string = False

@@ -2,7 +2,8 @@
 
     grader release [LESSON...] [--check] [--no-validate] [--execute]
     grader collect PATH
-    grader autograde [LESSON...] [--workers N] [--force] [--memory-mb M] [--cell-timeout S] [--notebook-timeout S]
+    grader autograde [LESSON...] [--workers N | --scheduler ADDRESS] [--force] [--memory-mb M] [--cell-timeout S]
+                     [--notebook-timeout S]
     grader feedback [LESSON...] [--exchange ROOT] [--course-id ID]
     grader report
     grader check NOTEBOOK [--lesson LESSON]
@@ -57,7 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verbs.add_parser("autograde", help="grade every new or changed submission")
     p.add_argument("lessons", nargs="*")
-    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--workers", type=int, default=2, help="worker processes on this machine")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="grade on a Dask cluster instead (e.g. tcp://10.0.0.5:8786); its workers need this course installed")
     p.add_argument("--force", action="store_true", help="regrade everything")
     _limits(p)
 
@@ -112,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.verb == "autograde":
         from grader.pipeline.autograde import autograde
 
-        counts = autograde(course, args.lessons or None, workers=args.workers, limits=_limits_of(args), force=args.force)
+        counts = autograde(course, args.lessons or None, workers=args.workers, limits=_limits_of(args), force=args.force,
+                           scheduler=args.scheduler)
         # 1: some submission is NOT GRADED, or the formgrader is stale (the grades that were made are saved)
         return 1 if counts["failed"] or counts["formgrader"]["problems"] else 0
     if args.verb == "feedback":

@@ -4,15 +4,14 @@ from __future__ import annotations
 import json
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from queue import Queue
 
 from grader.config import Course
 from grader.pipeline import formgrader, grade
 from grader.pipeline.gradebook import Gradebook
 from grader.pipeline.report import terminal_text
+from grader.pipeline.workers import Pool
 from grader.sandbox.launch import Limits, isolation_summary
 from grader.spec import load_lesson
 
@@ -76,9 +75,10 @@ class Progress:
 
 
 def autograde(course: Course, lessons: list[str] | None = None, workers: int = 2, limits: Limits | None = None,
-              force: bool = False, progress: bool = True, log=print) -> dict:
-    """Grade what is new or changed. Returns counts: graded, failed (not graded, each logged with its reason),
-    skipped (unchanged), unknown (no spec for the lesson)."""
+              force: bool = False, progress: bool = True, log=print, scheduler: str | None = None) -> dict:
+    """Grade what is new or changed, each submission in a worker (local processes, or a Dask cluster at
+    ``scheduler``). Returns counts: graded, failed (not graded, each logged with its reason), skipped
+    (unchanged), unknown (no lesson declared). Each grade is written as it arrives, so a killed run resumes."""
     limits = limits or Limits()
     secret = course.secret()
     specs = {}
@@ -102,49 +102,28 @@ def autograde(course: Course, lessons: list[str] | None = None, workers: int = 2
                 continue
             todo.append(item)
         bar = Progress(len(todo)) if progress and todo else None
-        slots: Queue = Queue()
-        for slot in range(max(workers, 1)):
-            slots.put(slot)
-
-        def sandbox(job):
-            slot = slots.get()
-            try:
-                return grade.execute(job, limits, slot)
-            finally:
-                slots.put(slot)
-
         started, attempted = time.time(), len(todo) + len(failed)
-        with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
-            futures = {}
-            for item in todo:
-                spec = specs[item.lesson]
+        with Pool(workers, scheduler) as pool:
+            futures = {pool.submit(item.student, item.lesson, item.path, secret, limits, course.specs): item
+                       for item in todo}
+            for future in pool.completed(futures):
+                item = futures[future]
                 try:
-                    job = grade.prepare(item.student, spec, item.path, secret, limits, course.specs)
-                except Exception as error:  # a grader-side failure: report, leave ungraded, go on
-                    failed.append(f"{item.student}/{item.lesson}: could not prepare ({type(error).__name__}: {error})")
-                    if bar:
-                        bar.step(f"{item.student}/{item.lesson}")
-                    continue
-                futures[pool.submit(sandbox, job)] = job
-            for future in as_completed(futures):
-                job = futures[future]
-                try:
-                    book.record(grade.judge(future.result()), job.lesson.digest)
+                    book.record(*future.result())
                 except Exception as error:  # the sandbox did not start, or judging failed: the batch goes on
-                    failed.append(f"{job.student}/{job.lesson.name}: could not grade ({type(error).__name__}: {error})")
-                finally:
-                    grade.cleanup(job)
+                    failed.append(f"{item.student}/{item.lesson}: could not grade ({type(error).__name__}: {error})")
                 if bar:
-                    bar.step(f"{job.student}/{job.lesson.name}")
+                    bar.step(f"{item.student}/{item.lesson}")
         elapsed = time.time() - started
     for line in failed:
         log(f"  NOT GRADED (retried on the next run): {line}")
     if attempted:
         log(isolation_summary(limits))
+        where = f"the Dask cluster at {scheduler}" if scheduler else f"{workers} worker(s)"
         log(f"graded {attempted - len(failed)} submission(s), {len(failed)} NOT GRADED, in {elapsed:.1f}s with "
-            f"{workers} worker(s); {skipped} unchanged, {unknown} without a grading spec")
+            f"{where}; {skipped} unchanged, {unknown} without a lesson declaration")
     else:
-        log(f"nothing new to grade ({skipped} unchanged, {unknown} without a grading spec)")
+        log(f"nothing new to grade ({skipped} unchanged, {unknown} without a lesson declaration)")
     mirrored = formgrader.sync(course, lessons, log=log)  # nbgrader.db, for the formgrader
     return {"graded": attempted - len(failed), "failed": len(failed), "skipped": skipped, "unknown": unknown,
             "seconds": elapsed if attempted else 0.0, "formgrader": mirrored}

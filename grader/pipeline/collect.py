@@ -211,9 +211,9 @@ def _claim(member: Member, wrappers: int, lessons: list[str]) -> tuple[Claim | N
     folders, name = parts[:-1], parts[-1]
     if not name.endswith(".ipynb"):
         return None, "not a notebook (.ipynb)"
-    for folder in folders:  # nbgrader exchange: <student>+<lesson>+<timestamp>/
+    for folder in folders:  # nbgrader exchange: <student>+<lesson>+<timestamp>[+<random>]/ (0.9 adds the random part)
         if folder.count("+") >= 2:
-            student, lesson, stamp_text = folder.split("+", 2)
+            student, lesson, stamp_text = folder.split("+", 3)[:3]
             if lesson not in lessons:
                 return None, f"exchange folder {folder!r} names no lesson of this course"
             if PurePosixPath(name).stem != lesson:

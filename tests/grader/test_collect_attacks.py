@@ -177,3 +177,17 @@ def test_an_oversized_notebook_in_a_folder_is_skipped_with_the_limit(tmp_path, m
     got = collect(tmp_path / "in", tmp_path / "submitted", LESSONS, log=log.append)
     assert [c.student for c in got] == ["bob"]
     assert "  skipped alice/fx01_basics.ipynb: too large (4 MB; the limit is 3 MB)" in log
+
+
+def test_nbgrader_0_9_exchange_folders_with_a_random_part_are_collected(tmp_path):
+    """nbgrader 0.9 names a submission <student>+<lesson>+<timestamp>+<random>."""
+    from grader.pipeline.collect import collect
+
+    nb = '{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
+    inbound = tmp_path / "inbound" / "dave+fx02_optim+2026-11-30 10:00:00.123456 UTC+k3JfQ9"
+    inbound.mkdir(parents=True)
+    (inbound / "fx02_optim.ipynb").write_text(nb)
+    lines = []
+    got = collect(tmp_path / "inbound", tmp_path / "submitted", ["fx02_optim"], log=lines.append)
+    assert [(c.student, c.lesson) for c in got] == [("dave", "fx02_optim")]
+    assert not any("FLAGGED" in line for line in lines), lines
