@@ -32,11 +32,10 @@ TEMPLATE = GRADER_DIR / "student_edition_template"
 MARKER = ".student-edition"
 BLOB = "_references.bin"
 LOADER = "autograd_mini._compiled"
-# What only an instructor runs: releasing, collecting, autograding, the gradebook, feedback and reports.
-# `grader check` (pipeline/grade.py, sandbox/, harness/, checks/, lessons/) stays.
-INSTRUCTOR_ONLY = ("README.md", "student_edition_template", "pipeline/release.py", "pipeline/collect.py",
-                   "pipeline/autograde.py", "pipeline/gradebook.py", "pipeline/formgrader.py",
-                   "pipeline/inert.py", "pipeline/feedback.py", "pipeline/report.py", "pipeline/student_edition.py")
+# Of the instructor's pipeline (release, collect, autograde, gradebook, feedback, report ...) a student needs only
+# what `grader check` runs; sandbox/, harness/, checks/ and lessons/ stay whole.
+PIPELINE_FOR_STUDENTS = ("__init__.py", "grade.py")
+INSTRUCTOR_ONLY = ("README.md", "student_edition_template")
 # Tools the repository's own tests need and a student's do not (browser tests, property tests, xdist).
 NOT_FOR_STUDENTS = ("playwright", "hypothesis", "pytest-xdist")
 
@@ -193,6 +192,9 @@ def _grader(package: Path, target: Path) -> None:
     for name in INSTRUCTOR_ONLY:
         path = target / name
         shutil.rmtree(path) if path.is_dir() else path.unlink()
+    for path in (target / "pipeline").iterdir():
+        if path.name not in PIPELINE_FOR_STUDENTS:
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
 def _notebooks(source: Path, target: Path) -> list:

@@ -15,7 +15,7 @@ import pytest
 
 from grader.config import REPO
 from grader.pipeline import grade
-from grader.pipeline.student_edition import INSTRUCTOR_ONLY, build
+from grader.pipeline.student_edition import INSTRUCTOR_ONLY, PIPELINE_FOR_STUDENTS, build
 from grader.sandbox.strip import BEGIN, END, make_stripped_copy, registry_spans
 from grader.spec import all_lessons
 
@@ -147,6 +147,7 @@ def test_the_edition_holds_no_solutions_no_course_and_no_instructor_pipeline(edi
     assert not (edition / "solutions").exists() and not (edition / "course").exists()
     assert not list(edition.rglob(".seed_salt")) and not list(edition.rglob("*.db"))
     assert not [p for p in INSTRUCTOR_ONLY if (edition / "grader" / p).exists()]
+    assert sorted(p.name for p in (edition / "grader" / "pipeline").iterdir()) == sorted(PIPELINE_FOR_STUDENTS)
     assert sorted(p.name for p in (edition / "notebooks").glob("*.ipynb")) == \
         sorted(p.name for p in (REPO / "solutions").glob("*.ipynb"))
     assert not [p for p in (edition / "notebooks").glob("*.ipynb") if "BEGIN HIDDEN TESTS" in p.read_text()]
