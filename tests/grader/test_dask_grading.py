@@ -1,0 +1,57 @@
+"""`grader autograde --scheduler`: the same sandboxed grading on a Dask cluster (here a LocalCluster of two
+worker processes) gives exactly the grades local worker processes give, with the same course secret."""
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from grader.config import Course
+from grader.pipeline.autograde import autograde
+from grader.pipeline.gradebook import Gradebook
+from grader.sandbox.launch import Limits
+
+import adversarial
+
+pytestmark = pytest.mark.slow
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "course"
+LIMITS = Limits(memory_mb=1536, cell_timeout=4, call_timeout=8, notebook_timeout=60)
+
+
+def a_course(root: Path, secret: bytes | None) -> Course:
+    course = Course(source=FIXTURE / "source", release=root / "release", specs=FIXTURE / "lessons",
+                    course_dir=root / "course")
+    solution = adversarial.load()
+    submissions = {"alice": solution, "bob": adversarial.edit(solution, "relu_impl", adversarial.WRONG_RELU),
+                   "carol": adversarial.edit(solution, "mul_impl", adversarial.WRONG_MUL)}
+    for student, nb in submissions.items():
+        path = course.submitted / student / "fx01_basics.ipynb"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(nb))
+    if secret is not None:
+        (course.course_dir / ".seed_salt").write_bytes(secret)
+    return course
+
+
+def grades(course: Course) -> dict:
+    with Gradebook(course.gradebook) as book:
+        return {(s["student"], g["exercise"]): (g["points"], g["mistake"])
+                for s in book.submissions() for g in book.grades(s["student"], s["lesson"])}
+
+
+def test_a_dask_cluster_grades_exactly_as_local_workers_do(tmp_path):
+    distributed = pytest.importorskip("distributed", reason="dask's distributed scheduler is in requirements.txt")
+    local = a_course(tmp_path / "local", None)
+    counts = autograde(local, workers=2, limits=LIMITS, progress=False, log=lambda *a: None)
+    assert counts["graded"] == 3
+    remote = a_course(tmp_path / "dask", local.secret())
+    lines = []
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        counts = autograde(remote, limits=LIMITS, progress=False, log=lines.append, scheduler=cluster.scheduler_address)
+    assert counts["graded"] == 3 and any("the Dask cluster at tcp://" in line for line in lines), lines
+    assert grades(remote) == grades(local)
+    scores = {k[0]: 0 for k in grades(local)}
+    for (student, _), (points, _) in grades(local).items():
+        scores[student] += points
+    assert scores == {"alice": 5, "bob": 4, "carol": 3}
+    shutil.rmtree(tmp_path / "dask", ignore_errors=True)
