@@ -17,6 +17,11 @@ def tanh(x: Tensor) -> Tensor:
     return apply("tanh", x)
 
 
+def gelu(x: Tensor) -> Tensor:
+    """x * Phi(x), the exact GELU (PyTorch's default, approximate="none")."""
+    return apply("gelu", x)
+
+
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
     return x.softmax(axis)
 

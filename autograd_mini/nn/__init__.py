@@ -1,6 +1,6 @@
 """Layers and containers, named like ``torch.nn``."""
 from . import init, utils
-from .layers import MLP, Linear, ReLU, Sigmoid, Tanh
+from .layers import GELU, MLP, Linear, ReLU, Sigmoid, Tanh
 from .module import Module, Sequential
 
-__all__ = ["Module", "Sequential", "Linear", "ReLU", "Tanh", "Sigmoid", "MLP", "init", "utils"]
+__all__ = ["Module", "Sequential", "Linear", "ReLU", "Tanh", "Sigmoid", "GELU", "MLP", "init", "utils"]

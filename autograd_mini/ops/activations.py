@@ -101,3 +101,27 @@ class LogSoftmax:
         ### BEGIN SOLUTION
         return (grad - np.exp(out) * grad.sum(axis=ctx.axis, keepdims=True),)
         ### END SOLUTION
+
+
+@op("gelu")
+class GELU:
+    """a * Phi(a), Phi the standard normal CDF: PyTorch's F.gelu (approximate="none") and tf.nn.gelu(approximate=False)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        ### BEGIN SOLUTION
+        from scipy.special import erf  # numpy has no erf; scipy comes with scikit-learn
+
+        cdf = 0.5 * (1.0 + erf(a / np.sqrt(2.0)))
+        out = a * cdf
+        ### END SOLUTION
+        ctx.save_for_backward(a, cdf)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, cdf = ctx.saved_tensors
+        ### BEGIN SOLUTION
+        # product rule: d/da [a Phi(a)] = Phi(a) + a phi(a), phi the standard normal density
+        return (grad * (cdf + a * np.exp(-0.5 * a * a) / np.sqrt(2.0 * np.pi)),)
+        ### END SOLUTION
