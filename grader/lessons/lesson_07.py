@@ -128,10 +128,6 @@ def _init_mistake(family, name, key, message, draw):
         lambda shape, rng: draw(shape, case.params["settings"], rng), case),))[0])
 
 
-def _swapped(shape: tuple) -> tuple:
-    return (shape[1], shape[0], *shape[2:])
-
-
 def _keras_shape(shape: tuple) -> tuple:
     """PyTorch's (out, in, *kernel) as Keras stores it: (*kernel, in, out)."""
     return (*shape[2:], shape[1], shape[0])
@@ -204,15 +200,24 @@ def _lecun_uniform(shape, gain, rng):
     return reference_of("nn.init.kaiming_uniform")(shape, nonlinearity="linear", rng=rng) * gain
 
 
+def _lecun_over(count):
+    """A uniform draw in +-gain * sqrt(3 / count(shape)): the reference on a 2-D shape of that fan_in."""
+    def draw(shape, settings, rng):
+        n = count(shape)
+        return _lecun_uniform((math.prod(shape) // n, n), settings["gain"], rng).reshape(shape)
+    return draw
+
+
 XAVIER_MISTAKES = [
     _init_mistake("uniform", "xavier_uniform", "fan_in_only",
                   "your bound uses fan_in alone, gain * sqrt(3 / fan_in) (LeCun's uniform): Glorot averages the two "
                   "fans so that the forward signal (fan_in) and the backward one (fan_out) both keep their variance: "
                   "bound = gain * sqrt(6 / (fan_in + fan_out)).",
                   lambda shape, s, rng: _lecun_uniform(shape, s["gain"], rng)),
-    _init_mistake("uniform", "xavier_uniform", "fan_out_only",
-                  "your bound uses fan_out alone: Glorot averages the two fans, bound = gain * sqrt(6 / (fan_in + "
-                  "fan_out)).", lambda shape, s, rng: _lecun_uniform(_swapped(shape), s["gain"], rng).reshape(shape)),
+    *[_init_mistake("uniform", "xavier_uniform", "fan_out_only",
+                    "your bound uses fan_out alone: Glorot averages the two fans, bound = gain * sqrt(6 / (fan_in + "
+                    "fan_out)).", _lecun_over(count)) for count in (lambda shape: shape[0],
+                                                                    lambda shape: math.prod(shape) // shape[1])],
     _init_mistake("uniform", "xavier_uniform", "std_as_bound",
                   "you used the normal's std, gain * sqrt(2 / (fan_in + fan_out)), as the uniform's bound: a uniform "
                   "on [-b, b] has std b / sqrt(3), so the bound is sqrt(3) times the std: gain * sqrt(6 / (fan_in + "
@@ -239,11 +244,22 @@ def _kaiming_std(case_settings, shape) -> float:
     return _scale_of(_kaiming(shape, case_settings, np.random.default_rng(0)), _standard("normal", 0, shape))
 
 
+def _kaiming_over(count):
+    """kaiming_normal's draw with std gain / sqrt(count(shape)): the reference on a 2-D shape of that fan_in."""
+    def draw(shape, settings, rng):
+        n = count(shape)
+        return _kaiming((math.prod(shape) // n, n), settings, rng).reshape(shape)
+    return draw
+
+
+FAN_OUT = ("you divided by fan_out: He's std is gain / sqrt(fan_in), with fan_in = shape[1] (in_features, times the "
+           "kernel size) — the number of inputs each output adds up (PyTorch's default mode='fan_in').")
 KAIMING_MISTAKES = [
-    _init_mistake("normal", "kaiming_normal", "fan_out",
-                  "you divided by fan_out: He's std is gain / sqrt(fan_in), with fan_in = shape[1] (in_features, times "
-                  "the kernel size) — the number of inputs each output adds up (PyTorch's default mode='fan_in').",
-                  lambda shape, s, rng: _kaiming(_swapped(shape), s, rng).reshape(shape)),
+    _init_mistake("normal", "kaiming_normal", "fan_out", FAN_OUT, _kaiming_over(lambda shape: shape[0])),
+    _init_mistake("normal", "kaiming_normal", "fan_out", FAN_OUT, _kaiming_over(lambda shape: math.prod(shape) // shape[1])),
+    _init_mistake("normal", "kaiming_normal", "kernel_ignored",
+                  "for a convolution's weight (out, in, *kernel) each output adds up in_channels x kernel-size inputs: "
+                  "fan_in = math.prod(shape[1:]), not shape[1].", _kaiming_over(lambda shape: shape[1])),
     _init_mistake("normal", "kaiming_normal", "gain_missing",
                   "the gain is missing: std = gain / sqrt(fan_in), with gain = calculate_gain(nonlinearity) (sqrt(2) "
                   "for ReLU, which zeroes half of its inputs and so halves the second moment; 1 / sqrt(fan_in) is "

@@ -123,6 +123,9 @@ def xavier_reversed_shape(shape, gain=1.0, rng=None):
 
 kaiming_fan_out = _named(_normal(lambda s, g: g / math.sqrt(_fans(s)[1])), "kaiming_fan_out")
 kaiming_no_gain = _named(_normal(lambda s, g: 1 / math.sqrt(_fans(s)[0])), "kaiming_no_gain")
+kaiming_shape0 = _named(_normal(lambda s, g: g / math.sqrt(s[0])), "kaiming_shape0")
+kaiming_kernel_ignored = _named(_normal(lambda s, g: g / math.sqrt(s[1])), "kaiming_kernel_ignored")
+xavier_shape0_only = _named(_uniform(lambda s, g: g * math.sqrt(3 / s[0])), "xavier_shape0_only")
 kaiming_bound_as_std = _named(_normal(lambda s, g: g * math.sqrt(3 / _fans(s)[0])), "kaiming_bound_as_std")
 kaiming_variance_as_std = _named(_normal(lambda s, g: g * g / _fans(s)[0]), "kaiming_variance_as_std")
 kaiming_xavier_std = _named(_normal(lambda s, g: g * math.sqrt(2 / sum(_fans(s)))), "kaiming_xavier_std")
@@ -260,6 +263,7 @@ def stub(*args, **kwargs):
 MISTAKES = [
     ("nn.init.xavier_uniform", xavier_fan_in_only, "fan_in_only", "LeCun's uniform"),
     ("nn.init.xavier_uniform", xavier_fan_out_only, "fan_out_only", "fan_out alone"),
+    ("nn.init.xavier_uniform", xavier_shape0_only, "fan_out_only", "fan_out alone"),
     ("nn.init.xavier_uniform", xavier_std_as_bound, "std_as_bound", "std b / sqrt(3)"),
     ("nn.init.xavier_uniform", xavier_sum_not_average, "sum_not_average", "average of the two fans"),
     ("nn.init.xavier_uniform", xavier_gain_ignored, "gain_ignored", "you ignored `gain`"),
@@ -271,6 +275,8 @@ MISTAKES = [
     ("nn.init.xavier_uniform", xavier_reversed_shape, "init_shape", "draw exactly `shape` values"),
     ("nn.init.xavier_uniform", stub, "not_implemented", "not implemented yet"),
     ("nn.init.kaiming_normal", kaiming_fan_out, "fan_out", "you divided by fan_out"),
+    ("nn.init.kaiming_normal", kaiming_shape0, "fan_out", "you divided by fan_out"),
+    ("nn.init.kaiming_normal", kaiming_kernel_ignored, "kernel_ignored", "in_channels x kernel-size"),
     ("nn.init.kaiming_normal", kaiming_no_gain, "gain_missing", "LeCun's init"),
     ("nn.init.kaiming_normal", kaiming_bound_as_std, "bound_as_std", "uniform bound"),
     ("nn.init.kaiming_normal", kaiming_variance_as_std, "variance_as_std", "square root"),
