@@ -100,8 +100,5 @@ def checkpoint_sequential(layers, segments: int, x) -> Tensor:
 
 
 def _run(layers):
-    def segment(x):
-        for layer in layers:
-            x = layer(x)
-        return x
-    return segment
+    """A segment of layers run in order, by the active ``nn.sequential.forward`` (lesson 01's exercise)."""
+    return lambda x: active["nn.sequential.forward"](layers, x)

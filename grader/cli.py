@@ -100,7 +100,17 @@ def _limits_of(args):
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    course = _course(args)
+    try:
+        return run(args, _course(args))
+    except ModuleNotFoundError as error:  # the student edition ships `grader check` and not the instructor's pipeline
+        if not (error.name or "").startswith("grader.pipeline."):
+            raise
+        print(f"`grader {args.verb}` is an instructor's command, which the student edition does not include; "
+              "students use `grader check NOTEBOOK`")
+        return 2
+
+
+def run(args, course) -> int:
     if args.verb == "release":
         from grader.pipeline.release import release
 

@@ -101,14 +101,16 @@ def _nice_factor(c: float) -> Fraction | None:
 
 
 def _reduce_to(grad: np.ndarray, shape: tuple) -> np.ndarray | None:
-    """Sum ``grad`` over broadcast axes so it has ``shape``, or None when that is impossible."""
-    if grad.ndim < len(shape):
+    """``grad`` summed over broadcast axes to ``shape`` (autograd_mini's reference unbroadcast), or None when
+    ``shape`` does not broadcast to ``grad``'s shape."""
+    from autograd_mini.registry import reference_of
+
+    try:
+        if np.broadcast_shapes(tuple(shape), grad.shape) != grad.shape:
+            return None
+    except ValueError:
         return None
-    out = grad.sum(axis=tuple(range(grad.ndim - len(shape)))) if grad.ndim > len(shape) else grad
-    axes = tuple(i for i, (g, s) in enumerate(zip(out.shape, shape)) if s == 1 and g != 1)
-    if axes:
-        out = out.sum(axis=axes, keepdims=True)
-    return out if out.shape == tuple(shape) else None
+    return reference_of("unbroadcast")(grad, tuple(shape))
 
 
 def diagnose(student: list, reference: list, cases: list, mistakes, rtol: float, atol: float,
