@@ -227,3 +227,14 @@ def test_the_course_has_one_version_shown_by_grader_and_named_in_the_changelog(c
         main(["--version"])
     assert capsys.readouterr().out.strip() == f"Backprop from Scratch {declared}"
     assert f"## {declared} " in (FIXTURE.parents[2] / "CHANGELOG.md").read_text()
+
+
+def test_an_instructor_verb_without_the_instructor_pipeline_says_so(monkeypatch, capsys):
+    """In the student edition grader.pipeline holds only what `grader check` needs."""
+    import sys
+
+    from grader.cli import main
+
+    monkeypatch.setitem(sys.modules, "grader.pipeline.report", None)
+    assert main(["report"]) == 2
+    assert "instructor's command" in capsys.readouterr().out
