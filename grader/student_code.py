@@ -31,7 +31,8 @@ class Part:
     lesson: str
     name: str  # the registry name
     function: str
-    status: str  # "yours", "stub" (not written yet), "error" (its cell or first call failed), "no notebook", "this lesson"
+    # "yours", "stub" (not written yet), "error" (its cell or first call failed), "no notebook", "this lesson"
+    status: str
     detail: str = ""
 
 

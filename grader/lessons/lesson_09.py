@@ -49,7 +49,8 @@ def _tf_gelu(tf, x):
 
 
 GELU_ORACLES = [
-    Oracle("PyTorch (F.gelu, approximate='none')", lambda c: fw.torch().nn.functional.gelu(fw.torch().tensor(c.arrays[0]))),
+    Oracle("PyTorch (F.gelu, approximate='none')",
+           lambda c: fw.torch().nn.functional.gelu(fw.torch().tensor(c.arrays[0]))),
     Oracle("TensorFlow (0.5 x erfc(-x / sqrt 2))", lambda c: _tf_gelu(fw.tf(), fw.tf().constant(c.arrays[0]))),
 ]
 GELU_BACKWARD_ORACLES = [
@@ -101,7 +102,8 @@ GELU_BACKWARD_MISTAKES = [
     Mistake("density_only", "you kept only a * phi(a): the product rule gives Phi(a) + a * phi(a), the CDF term "
             "too.", lambda c: _backward_parts(c)[0] - _backward_parts(c)[1]),
     Mistake("density_unnormalised", "the normal density is exp(-a^2 / 2) / sqrt(2 pi): the 1 / sqrt(2 pi) is "
-            "missing.", lambda c: _backward_parts(c)[1] + (_backward_parts(c)[0] - _backward_parts(c)[1]) * np.sqrt(2 * np.pi)),
+            "missing.",
+            lambda c: _backward_parts(c)[1] + (_backward_parts(c)[0] - _backward_parts(c)[1]) * np.sqrt(2 * np.pi)),
     Mistake("upstream_ignored", "multiply the local derivative by grad, the gradient arriving from the output "
             "(the chain rule): return grad * (Phi(a) + a * phi(a)).",
             lambda c: reference_of("gelu.backward")(_saved(c), np.ones_like(c.arrays[-1]))[0]),
@@ -142,7 +144,8 @@ def _tf_slope(tf):
 SLOPE_ADVICE = {0.0: "that is ReLU's slope left of 0: GELU is smooth there, and at 0 it lets half through",
                 1.0: "that is ReLU's slope right of 0: GELU is smooth, and at 0 it is neither off nor on",
                 0.25: "that is the sigmoid's slope at 0, not GELU's",
-                float(1 / np.sqrt(2 * np.pi)): "that is phi(0), the density alone: the product rule has a Phi(0) term too"}
+                float(1 / np.sqrt(2 * np.pi)): "that is phi(0), the density alone: the product rule has a Phi(0) "
+                                               "term too"}
 
 
 # ---- which statements of the FAQ are wrong ---------------------------------------------------------------------------
@@ -208,7 +211,8 @@ def _torch_facts(torch):
             v.grad = gradient(v.detach())
             optimizer.step()
         return v.detach()
-    runs = [two_steps(lambda p: torch.optim.SGD(p, lr=0.1)), two_steps(lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9)),
+    runs = [two_steps(lambda p: torch.optim.SGD(p, lr=0.1)),
+            two_steps(lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9)),
             two_steps(lambda p: torch.optim.Adam(p, lr=0.1))]
     same_update = torch.allclose(runs[0], runs[1]) and torch.allclose(runs[0], runs[2])
     vanishing = _torch_depth_ratio(torch) < 1e-2
@@ -224,8 +228,8 @@ def _torch_facts(torch):
 
 def _torch_depth_ratio(torch, depth=10, width=8):
     generator = torch.Generator().manual_seed(0)
-    weights = [(torch.randn(width, width, generator=generator, dtype=torch.float64) / np.sqrt(width)).requires_grad_(True)
-               for _ in range(depth)]
+    weights = [(torch.randn(width, width, generator=generator, dtype=torch.float64) / np.sqrt(width))
+               .requires_grad_(True) for _ in range(depth)]
     h = torch.randn(16, width, generator=generator, dtype=torch.float64)
     for w in weights:
         h = torch.sigmoid(h @ w)
@@ -301,8 +305,10 @@ def faq_cases(rng, hidden):
     return [Case((), {"statements": len(FAQ)})]
 
 
-FAQ_ORACLES = [Oracle("PyTorch (an experiment per statement)", lambda c: _wrong_ones(_torch_facts(fw.torch()))),
-               Oracle("TensorFlow (an experiment per statement)", lambda c: _wrong_ones(_tf_facts(fw.tf())))]
+FAQ_ORACLES = [
+    Oracle("PyTorch (an experiment per statement)", lambda c: _wrong_ones(_torch_facts(fw.torch()))),
+    Oracle("TensorFlow (an experiment per statement)", lambda c: _wrong_ones(_tf_facts(fw.tf()))),
+]
 
 
 def _key(case):
