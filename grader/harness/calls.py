@@ -536,8 +536,6 @@ HINTS.update({
     "overflow_binary_cross_entropy_with_logits": "exp overflowed: exp(-x) is inf for x < -709. Write the loss as "
                                                  "max(x, 0) - x t + log(1 + exp(-|x|)): exp of a non-positive "
                                                  "number never overflows",
-    "predict_wrong": "not the value PyTorch and TensorFlow compute: {advice}. Work it out again on paper (the check "
-                     "does not tell you the answer)",
     "loss_nan_gradient": "backward() through your loss gave nan in the gradient, at inputs where input == target: a "
                          "formula like sqrt(e**2) has the derivative 0/0 at e = 0. Use .abs(), whose gradient at the "
                          "kink is 0, as in PyTorch and TensorFlow",

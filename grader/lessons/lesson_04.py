@@ -18,8 +18,8 @@ from grader.checks import frameworks as fw
 from grader.checks.core import Oracle
 from grader.checks.diagnose import Mistake
 from grader.harness.case import Case
-from grader.harness.outcome import Failure
 from grader.lesson import Exercise, Lesson
+from grader.predictions import known_answers, oracle_number, prediction
 from grader.lessons.lesson_03 import _tf_vjp, _torch_vjp, op_case, reference_backward
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -96,7 +96,6 @@ def loss_oracles(torch_name, keras_name):
 def _engine_loss(name, case, transform=None, reduction=None, upstream=None):
     """(loss, d loss / d input) of the reference ``name`` through the reference engine, with an optional wrong
     ``transform`` of the input - target difference standing in (for mistakes)."""
-    import autograd_mini
     from autograd_mini import Tensor
 
     x, t, up = case.copy_arrays()
@@ -200,23 +199,6 @@ MSE_BACKWARD_MISTAKES = [
 
 # ---- predict first: a number, checked like code, never revealed ------------------------------------------------
 
-def _prediction_cases(rng, hidden):
-    return [Case((), {})]
-
-
-def predict_transform(truth, advice: dict, fallback: str, rtol: float = 1e-6):
-    """Pass an answer within ``rtol`` of ``truth()`` on to the oracles; anything else becomes a hint that says
-    what is wrong about it without the value (``advice``: known wrong answer -> words)."""
-    def transform(case, outputs):
-        (answer,) = outputs
-        value = float(answer.reshape(-1)[0]) if answer.size == 1 else float("nan")
-        if answer.size == 1 and abs(value - truth()) <= rtol * abs(truth()):
-            return outputs
-        words = next((text for wrong, text in advice.items() if np.isclose(value, wrong, rtol=1e-3, atol=0)), fallback)
-        return Failure("hint", code="predict_wrong", values={"advice": words})
-    return transform
-
-
 def _broadcast_terms():
     return float(np.broadcast(np.zeros((4, 1)), np.zeros(4)).size)
 
@@ -233,11 +215,6 @@ def _bce_at_zero():
     from autograd_mini import Tensor, losses
 
     return float(losses.binary_cross_entropy(Tensor(np.array([0.0])), np.array([1.0])).item())
-
-
-def _oracle_number(torch_fn, tf_fn, torch_label, tf_label):
-    return [Oracle(torch_label, lambda c: np.float64(torch_fn(fw.torch()))),
-            Oracle(tf_label, lambda c: np.float64(tf_fn(fw.tf())))]
 
 
 def _torch_terms(torch):
@@ -270,9 +247,9 @@ def _tf_bce_pytorch_rule(tf):
     return tf.reduce_mean(-(t * log_p + (1 - t) * log_1mp)).numpy()
 
 
-def _predict(exercise_id, points, truth, oracles, advice, fallback):
-    return Exercise(exercise_id, exercise_id, points, _prediction_cases, "plain", oracles, (),
-                    transform=predict_transform(truth, advice, fallback), rtol=1e-6, what="answer")
+def _predict(exercise_id, truth, oracles, answers, advice):
+    return prediction(exercise_id, exercise_id, lambda case: truth(), oracles,
+                      mistakes=known_answers(exercise_id, answers), advice=advice)
 
 
 # ---- logsumexp, log_softmax: ops on numpy arrays -------------------------------------------------------------------
@@ -647,8 +624,8 @@ LESSON = Lesson("04_losses", setup=SETUP, exercises=[
     _loss_exercise("mse_loss", 1, regression_cases(), "mse_loss", "MeanSquaredError", MSE_MISTAKES),
     Exercise("mse_backward", "mse_backward", 2, mse_backward_cases, "plain", _mse_grad_oracles(),
              MSE_BACKWARD_MISTAKES, what="gradient"),
-    _predict("predict_broadcast_terms", 1, _broadcast_terms,
-             _oracle_number(_torch_terms, lambda tf: tf.size(tf.zeros((4, 1), tf.float64) - tf.zeros(4, tf.float64)).numpy(),
+    _predict("predict_broadcast_terms", _broadcast_terms,
+             oracle_number(_torch_terms, lambda tf: tf.size(tf.zeros((4, 1), tf.float64) - tf.zeros(4, tf.float64)).numpy(),
                             "PyTorch (F.mse_loss(..., reduction='none').numel(), broadcasting as it warns)",
                             "TensorFlow (tf.size of the broadcast difference)"),
              {4.0: "that is the count if the two shapes matched. Write both shapes right-aligned, as numpy does, and "
@@ -667,8 +644,8 @@ LESSON = Lesson("04_losses", setup=SETUP, exercises=[
         CROSS_ENTROPY_ORACLES, CROSS_ENTROPY_MISTAKES),
     _op("cross_entropy", "backward", "cross_entropy_backward", 2, cross_entropy_backward_cases, "op_backward",
         CROSS_ENTROPY_BACKWARD_ORACLES, CROSS_ENTROPY_BACKWARD_MISTAKES),
-    _predict("predict_ce_gradient", 1, _ce_gradient,
-             _oracle_number(_torch_ce_gradient, _tf_ce_gradient, "PyTorch (F.cross_entropy, mean; autograd)",
+    _predict("predict_ce_gradient", _ce_gradient,
+             oracle_number(_torch_ce_gradient, _tf_ce_gradient, "PyTorch (F.cross_entropy, mean; autograd)",
                             "TensorFlow (sparse_softmax_cross_entropy_with_logits, reduce_mean; GradientTape)"),
              {-0.75: "you forgot that reduction='mean' divides by the number of rows",
               0.125: "the target class also gets the -1 of the one-hot vector",
@@ -679,8 +656,8 @@ LESSON = Lesson("04_losses", setup=SETUP, exercises=[
     _op("binary_cross_entropy_with_logits", "backward", "bce_with_logits_backward", 1, bce_logits_backward_cases,
         "op_backward", BCE_LOGITS_BACKWARD_ORACLES, BCE_LOGITS_BACKWARD_MISTAKES, needs=("unbroadcast",)),
     _op("binary_cross_entropy", "forward", "bce_forward", 2, bce_cases, "op_forward", BCE_ORACLES, BCE_MISTAKES),
-    _predict("predict_bce_at_zero", 1, _bce_at_zero,
-             _oracle_number(_torch_bce, _tf_bce_pytorch_rule, "PyTorch (F.binary_cross_entropy)",
+    _predict("predict_bce_at_zero", _bce_at_zero,
+             oracle_number(_torch_bce, _tf_bce_pytorch_rule, "PyTorch (F.binary_cross_entropy)",
                             "TensorFlow (PyTorch's clamping rule written in tf ops)"),
              {16.118095650958319: "that is Keras' answer (it clips p to [1e-7, 1 - 1e-7]); PyTorch does something "
                                   "else at p = 0", float("inf"): "PyTorch's loss stays finite at p = 0"},

@@ -24,8 +24,8 @@ from grader.checks.core import Oracle
 from grader.checks.diagnose import Mistake
 from grader.harness.calls import CALLS
 from grader.harness.case import Case
-from grader.harness.outcome import Failure
 from grader.lesson import Exercise, Lesson
+from grader.predictions import prediction
 
 STEPS = 50
 
@@ -419,19 +419,6 @@ RATIO_MISTAKES = [
 RATIO_RTOL = 1e-2
 
 
-def _prediction_feedback(truth, mistakes, rtol, advice):
-    """Grader side, before comparing: a prediction that is neither right nor a known mistake is told "too large" or
-    "too small" (the generic diagnosis would print the measured value, i.e. the answer)."""
-    def transform(case, outputs):
-        answer = float(outputs[0])
-        known = [float(truth(case))] + [float(m.wrong(case)) for m in mistakes]
-        if any(abs(answer - value) <= rtol * abs(value) for value in known):
-            return outputs
-        code = "prediction_high" if answer > known[0] else "prediction_low"
-        return Failure("hint", code=code, values={"tolerance": f"{rtol:.0%}", "advice": advice})
-    return transform
-
-
 # ---- mistakes: wrong update rules, run here on the case as the harness runs the student's ----------------
 
 
@@ -603,13 +590,6 @@ def _rule_exercise(name, function, points, cases, torch_name, tf_oracle, tf_labe
                      Oracle(f"TensorFlow ({tf_label})", tf_oracle)], mistakes, needs=needs, what="trajectory")
 
 
-def _prediction(exercise_id, function, oracles, mistakes, choices=None, transform=None, rtol=1e-10):
-    def cases(rng, hidden):
-        return [Case((), {} if choices is None else {"choices": choices}, tol=(rtol, 0.0))]
-    return Exercise(exercise_id, function, 1, cases, "prediction", oracles, mistakes, what="prediction",
-                    transform=transform)
-
-
 LESSON = Lesson("05_optimizers", setup=SETUP, exercises=[
     _rule_exercise("sgd", "sgd_update", 3, sgd_cases, "SGD", _tf_sgd,
                    "keras.optimizers.SGD; TF's ApplyMomentum kernel where lr changes", SGD_MISTAKES),
@@ -625,15 +605,14 @@ LESSON = Lesson("05_optimizers", setup=SETUP, exercises=[
              [Oracle("PyTorch (SequentialLR: LinearLR, CosineAnnealingLR)", _torch_schedule),
               Oracle("TensorFlow (keras CosineDecay with warmup)", _keras_schedule)], SCHEDULE_MISTAKES,
              what="learning rate"),
-    _prediction("predict.first_to_the_valley", "first_to_the_valley",
-                [Oracle("PyTorch (torch.optim race)", _race_torch), Oracle("TensorFlow (keras.optimizers race)", _race_keras)],
-                RACE_MISTAKES, choices=[0, 1, 2]),
-    _prediction("predict.keras_rmsprop_step", "keras_step_ratio",
-                [Oracle("PyTorch (Keras' step / torch.optim.RMSprop's)", _step_ratio_torch),
-                 Oracle("TensorFlow (Keras' step / TF's ApplyAdam kernel as RMSProp)", _step_ratio_tf)],
-                RATIO_MISTAKES, rtol=RATIO_RTOL,
-                transform=_prediction_feedback(_step_ratio_torch, RATIO_MISTAKES, RATIO_RTOL,
-                                               "after one step v = (1 - alpha) g^2; compare sqrt(v) + eps with "
-                                               "sqrt(v + eps) for g = 1e-4 and eps = 1e-8")),
+    prediction("predict.first_to_the_valley", "first_to_the_valley", _race_torch,
+               [Oracle("PyTorch (torch.optim race)", _race_torch), Oracle("TensorFlow (keras.optimizers race)", _race_keras)],
+               mistakes=RACE_MISTAKES, choices=[0, 1, 2], rtol=1e-10),
+    prediction("predict.keras_rmsprop_step", "keras_step_ratio", _step_ratio_torch,
+               [Oracle("PyTorch (Keras' step / torch.optim.RMSprop's)", _step_ratio_torch),
+                Oracle("TensorFlow (Keras' step / TF's ApplyAdam kernel as RMSProp)", _step_ratio_tf)],
+               mistakes=RATIO_MISTAKES, rtol=RATIO_RTOL,
+               advice="after one step v = (1 - alpha) g^2; compare sqrt(v) + eps with sqrt(v + eps) for g = 1e-4 and "
+                      "eps = 1e-8"),
 ])
 check, grade = LESSON.check, LESSON.grade

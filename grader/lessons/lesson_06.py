@@ -20,7 +20,7 @@ from grader.checks.diagnose import Mistake
 from grader.harness.calls import training_run, training_steps
 from grader.harness.case import Case
 from grader.lesson import Exercise, Lesson
-from grader.lessons.lesson_05 import _prediction_feedback
+from grader.predictions import prediction
 
 LIBRARY = tuple(n for n in names() if not n.startswith(("value.", "numerical.")))
 BATCH_SIZE = 32  # the digits minibatches (the notebook uses this constant)
@@ -422,27 +422,23 @@ LESSON = Lesson("06_training", setup=SETUP, exercises=[
              [Oracle("PyTorch (nn.Linear, optim.SGD)", _torch_regression),
               Oracle("TensorFlow (Keras MeanSquaredError, SGD)", _tf_regression)],
              REGRESSION_MISTAKES, needs=LIBRARY, what="result"),
-    Exercise("predict_stable_lr", "predict_largest_stable_lr", 1, stable_lr_cases, "prediction",
-             [Oracle("PyTorch (2 / eigvalsh of autograd.functional.hessian)",
-                     _largest_stable_lr(_hessian_eigenvalues_torch)),
-              Oracle("TensorFlow (2 / eigvalsh of a GradientTape jacobian)",
-                     _largest_stable_lr(_hessian_eigenvalues_tf))],
-             STABLE_LR_MISTAKES, what="prediction",
-             transform=_prediction_feedback(_largest_stable_lr(_hessian_eigenvalues_torch), STABLE_LR_MISTAKES,
-                                            PREDICTION_RTOL, "write the loss's Hessian in (w, b): its diagonal is "
-                                            "2 mean(x^2) and 2, and along each eigenvector a step multiplies the error "
-                                            "by (1 - lr lambda)")),
+    prediction("predict_stable_lr", "predict_largest_stable_lr", _largest_stable_lr(_hessian_eigenvalues_torch),
+               [Oracle("PyTorch (2 / eigvalsh of autograd.functional.hessian)",
+                       _largest_stable_lr(_hessian_eigenvalues_torch)),
+                Oracle("TensorFlow (2 / eigvalsh of a GradientTape jacobian)",
+                       _largest_stable_lr(_hessian_eigenvalues_tf))],
+               mistakes=STABLE_LR_MISTAKES, rtol=PREDICTION_RTOL, cases=stable_lr_cases,
+               advice="write the loss's Hessian in (w, b): its diagonal is 2 mean(x^2) and 2, and along each "
+                      "eigenvector a step multiplies the error by (1 - lr lambda)"),
     Exercise("accuracy", "accuracy", 1, accuracy_cases, "plain",
              [Oracle("PyTorch (argmax == labels).mean()", _torch_accuracy),
               Oracle("TensorFlow (argmax == labels).mean()", _tf_accuracy)],
              ACCURACY_MISTAKES, what="accuracy"),
-    Exercise("predict_lr_factor", "predict_lr_factor_for_sum", 1, lr_factor_cases, "prediction",
-             [Oracle("PyTorch (gradient of sum / of mean)", _torch_sum_over_mean),
-              Oracle("TensorFlow (Keras reduction='sum' / default)", _tf_sum_over_mean)],
-             LR_FACTOR_MISTAKES, what="prediction",
-             transform=_prediction_feedback(_torch_sum_over_mean, LR_FACTOR_MISTAKES, PREDICTION_RTOL,
-                                            "compare the gradient of a mean of the batch's losses with that of their "
-                                            "sum")),
+    prediction("predict_lr_factor", "predict_lr_factor_for_sum", _torch_sum_over_mean,
+               [Oracle("PyTorch (gradient of sum / of mean)", _torch_sum_over_mean),
+                Oracle("TensorFlow (Keras reduction='sum' / default)", _tf_sum_over_mean)],
+               mistakes=LR_FACTOR_MISTAKES, rtol=PREDICTION_RTOL, cases=lr_factor_cases,
+               advice="compare the gradient of a mean of the batch's losses with that of their sum"),
     Exercise("training_step", "training_step", 3, step_cases, "training_steps",
              [Oracle("PyTorch (optim.SGD)", _torch_steps), Oracle("TensorFlow (Keras SGD)", _tf_steps)],
              STEP_MISTAKES, needs=LIBRARY, what="result"),

@@ -28,11 +28,10 @@ from autograd_mini.registry import reference_of
 from grader.checks import frameworks as fw
 from grader.checks.core import Oracle
 from grader.checks.diagnose import Mistake
-from grader.harness.calls import CALLS
 from grader.harness.case import Case
 from grader.harness.outcome import Failure
 from grader.lesson import Exercise, Lesson
-from grader.lessons.lesson_04 import predict_transform
+from grader.predictions import known_answers, oracle_number, prediction
 
 MOMENT_VALUES = 200_000  # values a moment case draws, over several calls
 MOMENT_RTOL = 0.02
@@ -452,10 +451,6 @@ DEAD_MISTAKES = [
 
 # ---- predict first ------------------------------------------------------------------------------------------------
 
-def _prediction_cases(rng, hidden):
-    return [Case((), {})]
-
-
 def _he_std():
     """The reference kaiming_normal's std for HE_SHAPE (relu)."""
     return _kaiming_std({"nonlinearity": "relu"}, HE_SHAPE)
@@ -503,14 +498,9 @@ def _tf_chain(tf):
     return tape.gradient(out, a0).numpy()
 
 
-def _oracle_number(torch_fn, tf_fn, torch_label, tf_label):
-    return [Oracle(torch_label, lambda c: np.float64(torch_fn(fw.torch()))),
-            Oracle(tf_label, lambda c: np.float64(tf_fn(fw.tf())))]
-
-
-def _predict(exercise_id, truth, oracles, advice, fallback):
-    return Exercise(exercise_id, exercise_id, 1, _prediction_cases, "prediction", oracles, (),
-                    transform=predict_transform(truth, advice, fallback), rtol=1e-6, what="answer")
+def _predict(exercise_id, truth, oracles, answers, advice):
+    return prediction(exercise_id, exercise_id, lambda case: truth(), oracles,
+                      mistakes=known_answers(exercise_id, answers), advice=advice)
 
 
 # ---- the lesson ---------------------------------------------------------------------------------------------------
@@ -531,7 +521,7 @@ LESSON = Lesson("07_gradient_pathologies", setup=SETUP, exercises=[
              KAIMING_ORACLES, KAIMING_MISTAKES, also_strip=STAND_INS, what="draws' statistics",
              transform=outputs_of("normal", "kaiming_normal"), rtol=1e-10, atol=0.0),
     _predict("predict_he_std", _he_std,
-             _oracle_number(_torch_he_std, _tf_he_std, "PyTorch (kaiming_normal_(w (256, 512), nonlinearity='relu'): "
+             oracle_number(_torch_he_std, _tf_he_std, "PyTorch (kaiming_normal_(w (256, 512), nonlinearity='relu'): "
                             "its draw over torch's standard normal stream)",
                             "TensorFlow (keras VarianceScaling(2.0, 'fan_in', 'untruncated_normal') on the (512, 256) "
                             "kernel, over Keras' standard normal stream)"),
@@ -547,7 +537,7 @@ LESSON = Lesson("07_gradient_pathologies", setup=SETUP, exercises=[
     Exercise("nn.utils.count_dead_relus", "count_dead_relus", 1, dead_cases, "plain", DEAD_ORACLES, DEAD_MISTAKES,
              what="count"),
     _predict("predict_sigmoid_chain", _chain_gradient,
-             _oracle_number(_torch_chain, _tf_chain, "PyTorch (the chain with torch.sigmoid; autograd)",
+             oracle_number(_torch_chain, _tf_chain, "PyTorch (the chain with torch.sigmoid; autograd)",
                             "TensorFlow (the chain with tf.sigmoid; GradientTape)"),
              {SIGMOID_W ** SIGMOID_LAYERS: "sigmoid's own derivative is missing from your product",
               0.25 ** SIGMOID_LAYERS: "the weight w multiplies the gradient at every layer too",

@@ -18,7 +18,7 @@ from grader.harness.calls import checkpoint_segment
 from grader.harness.case import Case
 from grader.lesson import Exercise, Lesson
 from grader.lessons.lesson_03 import _tf_vjp, _torch_vjp, op_case, reference_backward
-from grader.lessons.lesson_04 import _oracle_number, _prediction_cases, predict_transform
+from grader.predictions import known_answers, oracle_number, prediction
 
 # ---- the fused linear op ------------------------------------------------------------------------------------------
 
@@ -236,9 +236,9 @@ def _tf_forwards(tf):
     return len(calls)
 
 
-def _predict(exercise_id, truth, oracles, advice, fallback):
-    return Exercise(exercise_id, exercise_id, 1, _prediction_cases, "prediction", oracles, (),
-                    transform=predict_transform(truth, advice, fallback), rtol=1e-6, what="answer")
+def _predict(exercise_id, truth, oracles, answers, advice):
+    return prediction(exercise_id, exercise_id, lambda case: truth(), oracles,
+                      mistakes=known_answers(exercise_id, answers), advice=advice)
 
 
 # ---- the lesson ---------------------------------------------------------------------------------------------------
@@ -253,7 +253,7 @@ SEGMENT_NEEDS = ("linear", "fused_linear.forward", "fused_linear.backward", "tan
 
 LESSON = Lesson("08_efficiency", setup=SETUP, exercises=[
     _predict("predict_jacobian_passes", _jacobian_passes,
-             _oracle_number(_torch_passes, _tf_passes, "PyTorch (torch.func.jacrev: the Jacobian's rows)",
+             oracle_number(_torch_passes, _tf_passes, "PyTorch (torch.func.jacrev: the Jacobian's rows)",
                             "TensorFlow (GradientTape.jacobian)"),
              {float(JACOBIAN_INPUTS): "that many passes would compute the Jacobian one column at a time: is that the "
                                       "cheaper direction here?",
@@ -266,7 +266,7 @@ LESSON = Lesson("08_efficiency", setup=SETUP, exercises=[
     Exercise("checkpoint.backward", "checkpoint_backward", 3, checkpoint_cases, "checkpoint_backward",
              CHECKPOINT_ORACLES, CHECKPOINT_MISTAKES, needs=SEGMENT_NEEDS, what="gradient"),
     _predict("predict_checkpoint_forwards", _layer_forwards,
-             _oracle_number(_torch_forwards, _tf_forwards, "PyTorch (torch.utils.checkpoint, layer calls counted)",
+             oracle_number(_torch_forwards, _tf_forwards, "PyTorch (torch.utils.checkpoint, layer calls counted)",
                             "TensorFlow (tf.recompute_grad, layer calls counted)"),
              {float(LAYERS): "that is the count without checkpointing: what runs again during backward?",
               float(LAYERS + SEGMENT_LENGTH): "every checkpointed segment runs again, not only one"},
