@@ -58,8 +58,9 @@ class Check:
 
     def judge(self, outcomes: list) -> CheckResult:
         if self.transform is not None:
-            outcomes = [o if isinstance(o, Failure) else self.transform(case, o)
-                        for case, o in zip(self.cases, outcomes)]
+            with quiet():  # a transform may compute with the frameworks, whose warnings must not reach stderr
+                outcomes = [o if isinstance(o, Failure) else self.transform(case, o)
+                            for case, o in zip(self.cases, outcomes)]
         failures = [(k, o) for k, o in enumerate(outcomes) if isinstance(o, Failure)]
         if failures:
             k, failure = _simplest(failures, self.cases)
