@@ -55,3 +55,36 @@ def test_a_dask_cluster_grades_exactly_as_local_workers_do(tmp_path):
         scores[student] += points
     assert scores == {"alice": 5, "bob": 4, "carol": 3}
     shutil.rmtree(tmp_path / "dask", ignore_errors=True)
+
+
+def test_a_run_killed_midway_resumes_where_it_stopped(tmp_path):
+    """Kill `grader autograde --scheduler` after its first grade is written; the next run grades only the rest."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    distributed = pytest.importorskip("distributed", reason="dask's distributed scheduler is in requirements.txt")
+    course = a_course(tmp_path, None)
+    for extra in ("dave", "erin", "frank"):
+        path = course.submitted / extra / "fx01_basics.ipynb"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(adversarial.load()))
+    cli = [sys.executable, "-m", "grader", "--course-dir", str(course.course_dir), "--source", str(course.source),
+           "--specs", str(course.specs), "autograde", "--cell-timeout", "4"]
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        first = subprocess.Popen(cli + ["--scheduler", cluster.scheduler_address], start_new_session=True,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 600
+        while time.time() < deadline and not (course.gradebook.exists() and grades(course)):
+            time.sleep(0.5)
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+        graded_before = {student for student, _ in grades(course)}
+        assert graded_before and len(graded_before) < 6, graded_before
+        counts = autograde(course, limits=LIMITS, progress=False, log=lambda *a: None,
+                           scheduler=cluster.scheduler_address)
+    assert counts["skipped"] == len(graded_before) and counts["graded"] == 6 - len(graded_before)
+    with Gradebook(course.gradebook) as book:
+        assert sorted(s["student"] for s in book.submissions()) == ["alice", "bob", "carol", "dave", "erin", "frank"]
