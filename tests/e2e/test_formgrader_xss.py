@@ -14,27 +14,20 @@ and opened in the formgrader's submission view in Chromium.
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import shutil
 import sys
-from pathlib import Path
 
 import pytest
 
-import adversarial
 from grader.config import REPO, Course
 from grader.pipeline import formgrader
 from grader.pipeline.collect import collect
 from grader.pipeline.feedback import render
 from grader.pipeline.inert import inert_notebook
 
-# the browser and JupyterLab fixtures of tests/e2e/ (Debian's Chromium via Playwright, an isolated lab)
-sys.path.insert(0, str(REPO / "tests" / "e2e"))
-_spec = importlib.util.spec_from_file_location("e2e_fixtures", REPO / "tests" / "e2e" / "conftest.py")
-e2e_fixtures = sys.modules["e2e_fixtures"] = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(e2e_fixtures)
-browser, start_lab, artifacts = e2e_fixtures.browser, e2e_fixtures.start_lab, e2e_fixtures.artifacts
+sys.path.insert(0, str(REPO / "tests" / "grader"))  # the grader tests' fixture course and its submissions
+import adversarial  # noqa: E402
 
 LESSON, STUDENT = "fx01_basics", "mallory"
 PWN = ("document.title = 'PWNED'; window.pwned = (window.pwned || 0) + 1;"
