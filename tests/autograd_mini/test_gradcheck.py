@@ -26,6 +26,7 @@ EVERY_OP = {
     "sqrt": (lambda a: a.sqrt(), [POSITIVE]),
     "abs": (lambda a: a.abs(), [AWAY_FROM_ZERO]),
     "tanh": (lambda a: a.tanh(), [M]),
+    "gelu": (lambda a: am.functional.gelu(a), [M]),
     "sigmoid": (lambda a: a.sigmoid(), [M]),
     "relu": (lambda a: a.relu(), [AWAY_FROM_ZERO]),
     "sum (axis)": (lambda a: a.sum(axis=1), [M]),
