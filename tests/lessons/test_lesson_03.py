@@ -17,6 +17,7 @@ from autograd_mini.registry import active, reference_of
 from grader.lessons import lesson_03
 
 from notebook_run import executed
+from lesson_checks import assert_diagnosed, widget_views
 
 REPO = Path(__file__).resolve().parents[2]
 LESSON = lesson_03.LESSON
@@ -246,12 +247,7 @@ MISTAKES = [
 
 @pytest.mark.parametrize("exercise_id, wrong, key, words", MISTAKES, ids=[m[2] for m in MISTAKES])
 def test_typical_mistake_fails_the_hidden_test_with_its_diagnosis(exercise_id, wrong, key, words):
-    result = LESSON.make_check(exercise_id, hidden=True).run(wrong)
-    assert not result.passed
-    assert result.mistake == key, result.message()
-    assert words in result.diagnosis, result.diagnosis
-    with pytest.raises(AssertionError, match=re.escape(words)):
-        lesson_03.grade(exercise_id, wrong)  # what the notebook's graded cell runs
+    assert_diagnosed(LESSON, exercise_id, wrong, key, words)
 
 
 def test_a_failed_call_shows_no_error_number():
@@ -264,9 +260,7 @@ def test_a_failed_call_shows_no_error_number():
 @pytest.mark.slow
 def test_the_gradient_flow_widget_is_shown_once():
     nb, _ = executed(LESSON.name)
-    views = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
-             if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
-    assert len(views) == 1
+    assert widget_views(nb) == 1
 
 
 @pytest.mark.slow

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import inspect
 import math
-import re
 from pathlib import Path
 
 import nbformat
@@ -14,6 +13,7 @@ from autograd_mini.registry import reference_of
 from grader.lessons import lesson_05
 
 from notebook_run import executed
+from lesson_checks import assert_diagnosed, widget_views
 
 REPO = Path(__file__).resolve().parents[2]
 LESSON = lesson_05.LESSON
@@ -226,12 +226,7 @@ MISTAKES = [
 
 @pytest.mark.parametrize("exercise_id, wrong, key, words", MISTAKES, ids=[f"{m[0]}-{m[2]}" for m in MISTAKES])
 def test_typical_mistake_fails_the_hidden_test_with_its_diagnosis(exercise_id, wrong, key, words):
-    result = LESSON.make_check(exercise_id, hidden=True).run(wrong)
-    assert not result.passed
-    assert result.mistake == key, result.message()
-    assert words in result.diagnosis, result.diagnosis
-    with pytest.raises(AssertionError, match=re.escape(words)):
-        lesson_05.grade(exercise_id, wrong)  # what the notebook's graded cell runs
+    assert_diagnosed(LESSON, exercise_id, wrong, key, words)
 
 
 def test_the_keras_velocity_passes_while_lr_is_constant_and_fails_when_a_schedule_changes_it():
@@ -254,9 +249,7 @@ def test_the_notebook_shows_the_race_once_and_never_a_predictions_answer():
     nb, _ = executed(LESSON.name)
     shown_everywhere = "".join(str(o) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert f"{RATIO:.3g}" not in shown_everywhere and f"{RATIO:.4f}" not in shown_everywhere
-    views = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
-             if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
-    assert len(views) == 1
+    assert widget_views(nb) == 1
 
 
 @pytest.mark.slow

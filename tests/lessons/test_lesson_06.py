@@ -17,6 +17,7 @@ from autograd_mini import Tensor, losses, optim
 from grader.lessons import lesson_06
 
 from notebook_run import run_notebook
+from lesson_checks import assert_diagnosed
 
 REPO = Path(__file__).resolve().parents[2]
 LESSON = lesson_06.LESSON
@@ -202,12 +203,7 @@ def _name(mistake) -> str:
 
 @pytest.mark.parametrize("exercise_id, wrong, key, words", MISTAKES, ids=[_name(m) for m in MISTAKES])
 def test_typical_mistake_fails_the_hidden_test_with_its_diagnosis(exercise_id, wrong, key, words):
-    result = LESSON.make_check(exercise_id, hidden=True).run(wrong)
-    assert not result.passed
-    assert result.mistake == key, result.message()
-    assert words in result.diagnosis, result.diagnosis
-    with pytest.raises(AssertionError, match=re.escape(words)):
-        lesson_06.grade(exercise_id, wrong)  # what the notebook's graded cell runs
+    assert_diagnosed(LESSON, exercise_id, wrong, key, words)
 
 
 @pytest.mark.parametrize("exercise_id, answer", [("predict_stable_lr", 0.3), ("predict_lr_factor", 16)])

@@ -17,6 +17,7 @@ from autograd_mini.registry import names, reference_of
 from grader.lessons import lesson_07
 
 from notebook_run import executed
+from lesson_checks import assert_diagnosed, widget_views
 
 REPO = Path(__file__).resolve().parents[2]
 LESSON = lesson_07.LESSON
@@ -305,12 +306,7 @@ MISTAKES = [
 
 @pytest.mark.parametrize("exercise_id, wrong, key, words", MISTAKES, ids=[m[1].__name__ for m in MISTAKES])
 def test_typical_mistake_fails_the_hidden_test_with_its_diagnosis(exercise_id, wrong, key, words):
-    result = LESSON.make_check(exercise_id, hidden=True).run(wrong)
-    assert not result.passed
-    assert result.mistake == key, result.message()
-    assert words in result.diagnosis, result.diagnosis
-    with pytest.raises(AssertionError, match=re.escape(words)):
-        lesson_07.grade(exercise_id, wrong)  # what the notebook's graded cell runs
+    assert_diagnosed(LESSON, exercise_id, wrong, key, words)
 
 
 @pytest.mark.parametrize("exercise_id, wrong", [("nn.init.xavier_uniform", xavier_fan_in_only),
@@ -372,9 +368,7 @@ def test_the_released_notebook_does_not_give_the_predictions_away():
 @pytest.mark.slow
 def test_the_widget_is_shown_once_and_states_its_settings():
     nb, _ = executed(LESSON.name)
-    views = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
-             if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
-    assert len(views) == 1
+    assert widget_views(nb) == 1
 
 
 @pytest.mark.slow

@@ -1,8 +1,6 @@
 """Lesson 08 (efficiency): references pass, typical mistakes get their diagnosis, predictions are never told."""
 from __future__ import annotations
 
-import re
-
 import nbformat
 import numpy as np
 import pytest
@@ -10,6 +8,8 @@ import pytest
 from autograd_mini import Tensor
 from autograd_mini.registry import names, reference_of
 from grader.lessons import lesson_08
+
+from lesson_checks import assert_diagnosed
 
 LESSON = lesson_08.LESSON
 ANSWERS = {"predict_jacobian_passes": 3, "predict_checkpoint_forwards": 24}
@@ -74,12 +74,7 @@ MISTAKES = [
 
 @pytest.mark.parametrize("exercise_id, wrong, key, words", MISTAKES, ids=[m[2] for m in MISTAKES])
 def test_typical_mistake_fails_the_hidden_test_with_its_diagnosis(exercise_id, wrong, key, words):
-    result = LESSON.make_check(exercise_id, hidden=True).run(wrong)
-    assert not result.passed
-    assert result.mistake == key, result.message()
-    assert words in result.diagnosis, result.diagnosis
-    with pytest.raises(AssertionError, match=re.escape(words)):
-        lesson_08.grade(exercise_id, wrong)
+    assert_diagnosed(LESSON, exercise_id, wrong, key, words)
 
 
 @pytest.mark.parametrize("exercise_id, answer, words", [

@@ -14,6 +14,7 @@ from grader.config import REPO
 from grader.lessons import lesson_09
 
 from notebook_run import executed, outputs_text
+from lesson_checks import assert_diagnosed
 
 LESSON = lesson_09.LESSON
 ANSWERS = {"predict_gelu_slope": lambda: 0.5, "faq_wrong_statements": lambda: {0, 1, 3, 4, 6}}
@@ -86,12 +87,7 @@ MISTAKES = [
 
 @pytest.mark.parametrize("exercise_id, wrong, key, words", MISTAKES, ids=[m[2] + ":" + m[0] for m in MISTAKES])
 def test_typical_mistake_fails_the_hidden_test_with_its_diagnosis(exercise_id, wrong, key, words):
-    result = LESSON.make_check(exercise_id, hidden=True).run(wrong)
-    assert not result.passed
-    assert result.mistake == key, result.message()
-    assert words in result.diagnosis, result.diagnosis
-    with pytest.raises(AssertionError, match=re.escape(words)):
-        lesson_09.grade(exercise_id, wrong)
+    assert_diagnosed(LESSON, exercise_id, wrong, key, words)
 
 
 @pytest.mark.parametrize("answer, words", [(0, "ReLU's slope left"), (1, "ReLU's slope right"),
