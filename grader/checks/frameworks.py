@@ -64,6 +64,19 @@ def keras():
     return _keras
 
 
+@contextlib.contextmanager
+def keras_float64():
+    """Keras objects created inside keep their numbers in float64 (Keras creates its learning rate in floatx
+    and rounds Python floats through float32)."""
+    keras_module = keras()
+    previous = keras_module.config.floatx()
+    keras_module.config.set_floatx("float64")
+    try:
+        yield keras_module
+    finally:
+        keras_module.config.set_floatx(previous)
+
+
 def to_numpy(value):
     """torch / TF tensor (or a tuple of them) -> float64 numpy, for oracle outputs only."""
     import numpy as np

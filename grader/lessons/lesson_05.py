@@ -12,7 +12,6 @@ ApplyMomentum. What Keras does differently is a prediction the student makes (``
 """
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
 
@@ -128,18 +127,6 @@ def schedule_cases(rng, hidden):
 # ---- oracles ---------------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _keras_float64():
-    """Keras creates its learning rate in floatx and rounds Python floats through float32: float64 for both."""
-    keras = fw.keras()
-    previous = keras.config.floatx()
-    keras.config.set_floatx("float64")
-    try:
-        yield keras
-    finally:
-        keras.config.set_floatx(previous)
-
-
 def _torch_steps(name: str):
     def compute(case: Case):
         torch = fw.torch()
@@ -170,7 +157,7 @@ def _tf_gradient(tf, variable, grad, l2: float):
 def _keras_steps(case: Case, make_optimizer, l2=0.0, epsilon_at=None):
     tf = fw.tf()
     variable = tf.Variable(np.array(case.arrays[0], dtype=np.float64))
-    with _keras_float64() as keras:
+    with fw.keras_float64() as keras:
         optimizer = make_optimizer(keras)
     optimizer.build([variable])
     if epsilon_at is not None:  # Keras adds epsilon before the bias correction: change it every step
@@ -285,7 +272,7 @@ def _torch_schedule(case):
 
 def _keras_schedule(case):
     s = case.params["settings"]
-    with _keras_float64() as keras:
+    with fw.keras_float64() as keras:
         schedule = keras.optimizers.schedules.CosineDecay(
             np.float64(s["start_factor"] * s["base_lr"]), decay_steps=s["total_steps"] - s["warmup_steps"],
             alpha=np.float64(s["eta_min"] / s["base_lr"]), warmup_target=np.float64(s["base_lr"]),
@@ -343,7 +330,7 @@ def _race_winner_keras():
 
     def racer(name, hyper):
         p = tf.Variable(np.array(RACE_START))
-        with _keras_float64() as keras:
+        with fw.keras_float64() as keras:
             optimizer = (keras.optimizers.SGD(np.float64(hyper["lr"]), momentum=np.float64(hyper.get("momentum", 0.0)))
                          if name == "SGD" else keras.optimizers.Adam(np.float64(hyper["lr"])))
         optimizer.build([p])
@@ -379,7 +366,7 @@ FIRST_STEP = {"grad": 1e-4, "lr": 0.01, "alpha": 0.99, "eps": 1e-8}
 def _keras_first_rmsprop_step(alpha):
     tf = fw.tf()
     p = tf.Variable(np.zeros(1))
-    with _keras_float64() as keras:
+    with fw.keras_float64() as keras:
         optimizer = keras.optimizers.RMSprop(np.float64(FIRST_STEP["lr"]), rho=np.float64(alpha),
                                              epsilon=np.float64(FIRST_STEP["eps"]))
     optimizer.apply_gradients([(tf.constant([FIRST_STEP["grad"]], dtype=tf.float64), p)])

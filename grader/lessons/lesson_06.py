@@ -8,7 +8,6 @@ autograd_mini, and the oracles run the same steps with ``torch.optim.SGD`` and K
 """
 from __future__ import annotations
 
-import contextlib
 
 import numpy as np
 
@@ -27,18 +26,6 @@ BATCH_SIZE = 32  # the digits minibatches (the notebook uses this constant)
 TRAIN_SIZE = 1437  # digits kept for training: 1797 minus the notebook's 360 for validation
 STABLE_LR_X = (1.0, -1.0, 3.0, -3.0)  # the question's inputs, stated in the notebook
 STABLE_LR_Y = (2.0, 0.0, 7.0, -5.0)
-
-
-@contextlib.contextmanager
-def keras_float64():
-    """Keras objects created inside keep their numbers in float64 (Keras rounds floats through floatx)."""
-    keras = fw.keras()
-    previous = keras.config.floatx()
-    keras.config.set_floatx("float64")
-    try:
-        yield keras
-    finally:
-        keras.config.set_floatx(previous)
 
 
 # ---- exercise: linear regression by full-batch gradient descent ---------------------------------------
@@ -91,7 +78,7 @@ def _tf_regression(case: Case):
     tf = fw.tf()
     x, y, weight, bias = case.arrays
     kernel, offset = tf.Variable(weight.T), tf.Variable(bias)  # a Keras Dense layer's (d, k) kernel and bias
-    with keras_float64() as keras:
+    with fw.keras_float64() as keras:
         loss_fn = keras.losses.MeanSquaredError()
         optimizer = keras.optimizers.SGD(learning_rate=np.float64(case.params["lr"]))
         curve = []
@@ -225,7 +212,7 @@ def _tf_steps(case: Case):
     variables = [tf.Variable(w) for w in weights]
     activation = {"relu": tf.nn.relu, "tanh": tf.tanh}[case.params["activation"]]
     sgd = case.params["sgd"]
-    with keras_float64() as keras:
+    with fw.keras_float64() as keras:
         loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         # Keras' momentum (v = m v - lr g; p += v) gives torch's iterates (b = m b + g; p -= lr b) at a fixed lr
         optimizer = keras.optimizers.SGD(np.float64(sgd["lr"]), momentum=np.float64(sgd["momentum"]))
@@ -387,7 +374,7 @@ def _tf_sum_over_mean(case):
     tf = fw.tf()
     logits, labels = tf.constant(case.inputs[0]), tf.constant(case.inputs[1])
     grads = []
-    with keras_float64() as keras:
+    with fw.keras_float64() as keras:
         for reduction in ("sum", "sum_over_batch_size"):
             loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=reduction)
             with tf.GradientTape() as tape:
