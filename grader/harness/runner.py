@@ -26,9 +26,11 @@ class _Blocker(importlib.abc.MetaPathFinder):
         return None
 
 
-class _CappedStream:
-    def __init__(self, keep: int = 4096):
-        self.keep, self.total = keep, 0
+class _CountingStream:
+    """Where a student's prints go while grading: counted (for the output limit), never kept."""
+
+    def __init__(self):
+        self.total = 0
 
     def write(self, text):
         self.total += len(str(text))
@@ -87,7 +89,7 @@ def grade_exercise(work: str, job: dict, exercise: dict) -> None:
     from harness.protocol import load_cases, save_outcomes
 
     cases = load_cases(work, exercise["id"])
-    stream = _CappedStream()
+    stream = _CountingStream()
     sys.stdout = sys.stderr = stream
     namespace = {"__name__": "__main__", "__builtins__": __builtins__}
     cells = [("setup", job["setup"])] + [tuple(c) for c in exercise["cells"]]
