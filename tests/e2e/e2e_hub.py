@@ -11,6 +11,8 @@ site-packages, Jupyter data and config. A class's image has the course installed
 """
 from __future__ import annotations
 
+import contextlib
+
 import os
 import pwd
 import secrets
@@ -46,24 +48,35 @@ def make_root() -> Path:
     return root
 
 
-def _world_readable(path: Path) -> Path | None:
-    """The first folder on the way to ``path`` that other users cannot enter, or None."""
-    for folder in [*reversed(path.resolve().parents), path.resolve()]:
-        if not folder.stat().st_mode & 0o001:
-            return folder
-    return None
+def course_paths() -> list[Path]:
+    """What the students' servers read from the course: its packages, Jupyter's data, the repository."""
+    return [Path(sysconfig.get_paths()["purelib"]), VENV / "share" / "jupyter", REPO]
+
+
+@contextlib.contextmanager
+def reachable(paths: list[Path]):
+    """Let other users *enter* (o+x, not list) every folder on the way to ``paths`` for the block's duration: a
+    clone in a private folder (mktemp -d is 700, root's home too) is otherwise out of the students' reach."""
+    opened = {}
+    for path in paths:
+        for folder in [*reversed(path.resolve().parents), path.resolve()]:
+            mode = folder.stat().st_mode
+            if not mode & 0o001 and folder not in opened:
+                opened[folder] = mode
+                folder.chmod((mode | 0o001) & 0o7777)
+    try:
+        yield
+    finally:
+        for folder, mode in opened.items():
+            folder.chmod(mode & 0o7777)
 
 
 def student_python(root: Path) -> Path:
-    """A venv of Debian's python3 that uses the course's packages; returns its jupyterhub-singleuser."""
+    """A venv of Debian's python3 that uses the course's packages (reachable: see ``reachable``); returns its
+    jupyterhub-singleuser."""
     if not SYSTEM_PYTHON.exists():
         raise HubSetupError(f"{SYSTEM_PYTHON} is missing: the students' servers need Debian's python3 (`make hub`)")
-    site_packages = Path(sysconfig.get_paths()["purelib"])
-    for needed in (site_packages, VENV / "share" / "jupyter", REPO):
-        closed = _world_readable(needed)
-        if closed is not None:
-            raise HubSetupError(f"{needed} is out of the students' reach ({closed} is not o+x): their servers "
-                                "use the course's packages from there")
+    site_packages = course_paths()[0]
     version = subprocess.run([SYSTEM_PYTHON, "-c", "import sys; print(*sys.version_info[:2])"],
                              capture_output=True, text=True, check=True).stdout.split()
     if tuple(map(int, version)) != sys.version_info[:2]:

@@ -14,6 +14,7 @@ The round trip's duration (release to feedback on screen) is written to artifact
 """
 from __future__ import annotations
 
+
 import json
 import re
 import secrets
@@ -55,21 +56,22 @@ def hub_class():
     """A hub, an exchange and one student (user name, password); everything removed afterwards."""
     root = hub_tools.make_root()
     users, hub = [], None
-    try:
-        singleuser = hub_tools.student_python(root)
-        exchange = hub_tools.make_exchange(root)
-        users.append(hub_tools.add_user(root))
-        password = secrets.token_urlsafe(12)
-        hub = hub_tools.start_hub(root, exchange, users, password, singleuser)
-        yield {"root": root, "exchange": exchange, "hub": hub, "student": users[0], "password": password}
-    except hub_tools.HubSetupError as error:
-        pytest.fail(str(error), pytrace=False)
-    finally:
-        if hub is not None:
-            hub.stop()
-        for user in users:
-            hub_tools.remove_user(user)
-        shutil.rmtree(root, ignore_errors=True)
+    with hub_tools.reachable(hub_tools.course_paths()):
+        try:
+            singleuser = hub_tools.student_python(root)
+            exchange = hub_tools.make_exchange(root)
+            users.append(hub_tools.add_user(root))
+            password = secrets.token_urlsafe(12)
+            hub = hub_tools.start_hub(root, exchange, users, password, singleuser)
+            yield {"root": root, "exchange": exchange, "hub": hub, "student": users[0], "password": password}
+        except hub_tools.HubSetupError as error:
+            pytest.fail(str(error), pytrace=False)
+        finally:
+            if hub is not None:
+                hub.stop()
+            for user in users:
+                hub_tools.remove_user(user)
+            shutil.rmtree(root, ignore_errors=True)
 
 
 def instructor(root: Path) -> tuple[Path, list]:
