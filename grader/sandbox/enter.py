@@ -1,6 +1,6 @@
-"""Runs as root inside fresh mount, pid, network and IPC namespaces (``unshare --mount --pid --net --ipc
---fork``), joins the job's cgroup when there is one, then drops to an unprivileged uid and execs the program
-(the runner).
+"""The sandbox's walls, put up as root by the process that becomes the sandbox (see zygote.py): fresh mount,
+pid, network and IPC namespaces, the job's cgroup when there is one, a chroot, limits, then an unprivileged
+uid.
 
 The student's process sees a whitelisted root file system built on a tmpfs: the Python installation,
 the virtualenv (with torch/TensorFlow/Keras/nbgrader hidden under empty tmpfs mounts) and its own job
@@ -9,15 +9,9 @@ course directory (gradebook, other submissions), .git and /root are simply not t
 namespace has only a loopback interface, left down: nothing is reachable, neither 127.0.0.1 of the host
 nor its abstract unix sockets. System V shared memory, message queues and semaphores live in the job's
 IPC namespace (capped by IPC_LIMITS) and die with it.
-
-Usage: python -m grader.sandbox.enter --uid UID --memory-mb MB --processes N --cpu-seconds S
-       [--cgroup DIR] --program PROGRAM JOB_DIR PATH [PATH...]
-(--memory-mb is the address space of each process; PATHs: host directories to bind read-only at the
-same place).
 """
 from __future__ import annotations
 
-import argparse
 import ctypes
 import os
 import resource
@@ -97,36 +91,26 @@ def limit(memory_mb: int, cpu_seconds: int, processes: int = 64) -> None:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the file-size cap fails, it does not kill
 
 
-def parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m grader.sandbox.enter")
-    for name in ("--uid", "--memory-mb", "--processes", "--cpu-seconds"):
-        parser.add_argument(name, type=int, required=True)
-    parser.add_argument("--cgroup")
-    parser.add_argument("--program", required=True)
-    parser.add_argument("job_dir")
-    parser.add_argument("read_only", nargs="+")
-    return parser.parse_args(argv)
+SANDBOX_ENV = {"PATH": "/usr/bin:/bin", "TMPDIR": "/tmp", "PYTHONDONTWRITEBYTECODE": "1", "OPENBLAS_NUM_THREADS": "1",
+               "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "LANG": "C.UTF-8", "MPLBACKEND": "Agg"}
 
 
-def main(argv: list[str]) -> None:
-    args = parse(argv)
-    if args.cgroup:
-        join_cgroup(args.cgroup)
+def enter(request: dict) -> str:
+    """In the init of new mount, pid, network and IPC namespaces (zygote.py): cap IPC, build and enter the root,
+    set the limits and become the sandbox's uid. Returns the work directory (the current directory now).
+    ``request``: job_dir, read_only (host folders bound read-only at the same place), uid, memory_mb (per
+    process), processes, cpu_seconds."""
     limit_ipc()
-    job_dir = os.path.realpath(args.job_dir)
-    root = build_root(job_dir, args.read_only)
+    job_dir = os.path.realpath(request["job_dir"])
+    root = build_root(job_dir, request["read_only"])
     os.chroot(root)
     work = os.path.join(job_dir, "work")
     os.chdir(work)
-    limit(args.memory_mb, args.cpu_seconds, args.processes)
+    limit(request["memory_mb"], request["cpu_seconds"], request["processes"])
     os.setgroups([])
     os.setgid(65534)
-    os.setuid(args.uid)
-    env = {"PATH": "/usr/bin:/bin", "HOME": work, "TMPDIR": "/tmp", "PYTHONDONTWRITEBYTECODE": "1",
-           "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "LANG": "C.UTF-8",
-           "MPLBACKEND": "Agg"}
-    os.execve(sys.executable, [sys.executable, "-s", "-E", args.program, work], env)
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])
+    os.setuid(request["uid"])
+    os.environ.clear()
+    os.environ.update(SANDBOX_ENV, HOME=work)
+    sys.dont_write_bytecode = True
+    return work

@@ -1,4 +1,8 @@
-"""Parent side: prepare a job directory, run the runner in the sandbox, wait with a wall-clock limit.
+"""Parent side: prepare a job directory, run a program in a sandbox, wait with a wall-clock limit.
+
+As root, each run is forked by this thread's zygote (zygote.py: a fork server with numpy imported, so a run
+costs tens of milliseconds instead of two interpreters and an import); without root, the program runs in a
+plain subprocess with per-process limits.
 
 One memory budget per sandbox: with a cgroup v2 memory controller the grader can use, every job gets its
 own cgroup (memory.max = ``memory_mb`` for all its processes together, pids.max = ``processes``), removed
@@ -10,7 +14,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import json
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -38,7 +44,7 @@ class Limits:
 
 
 def isolation_available() -> bool:
-    return os.geteuid() == 0 and shutil.which("unshare") is not None and sys.platform == "linux"
+    return sys.platform == "linux" and os.geteuid() == 0
 
 
 def _read_only_paths() -> list[str]:
@@ -170,30 +176,6 @@ def _remove_cgroup(group: Path) -> float | None:
         time.sleep(0.01)
 
 
-def _kill(proc: subprocess.Popen) -> None:
-    """Kill the sandbox through its pid namespace's init (unshare's only child): the kernel kills and reaps
-    every other process of the namespace, even those that left the process group, before the init exits;
-    unshare reaps the init. So once unshare is gone, nothing of the job is left, not even a zombie counted
-    against the slot uid's process limit of the next job."""
-    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
-    try:
-        init = int(children.read_text().split()[0])
-        pidfd = os.pidfd_open(init)
-    except (OSError, IndexError, ValueError):  # no init yet (unshare --kill-child takes it) or already gone
-        pidfd = None
-    try:
-        if pidfd is not None and str(init) in children.read_text().split():  # still that init, not a reused pid
-            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
-        else:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-    finally:
-        if pidfd is not None:
-            os.close(pidfd)
-
-
 UID_LOCKS = Path("/run/lock" if os.path.isdir("/run/lock") else tempfile.gettempdir()) / "grader-sandbox-uids"
 
 
@@ -230,12 +212,86 @@ def run(job_dir: Path, limits: Limits, slot: int = 0, program: Path | None = Non
         return _run(job_dir, limits, program, uid, read_only)
 
 
+ZYGOTE_ENV = {"PATH": "/usr/bin:/bin", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+              "LANG": "C.UTF-8"}  # set before the zygote imports numpy: its thread pools are sized then
+
+
+class ZygoteLost(RuntimeError):
+    pass
+
+
+class _Zygote:
+    """This thread's fork server (zygote.py): started on first use, replaced if it dies."""
+
+    def __init__(self):
+        self.proc = subprocess.Popen([sys.executable, "-s", "-E", "-m", "grader.sandbox.zygote"],
+                                     cwd=GRADER_PKG.parent, env=ZYGOTE_ENV, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, start_new_session=True)
+
+    def run(self, request: dict) -> dict:
+        try:
+            self.proc.stdin.write((json.dumps(request) + "\n").encode())
+            self.proc.stdin.flush()
+            # the zygote enforces the timeout itself; this margin only guards against a zygote that hangs
+            ready = select.select([self.proc.stdout], [], [], request["timeout"] + 60)[0]
+            line = self.proc.stdout.readline() if ready else b""
+        except OSError:
+            line = b""
+        if not line:
+            self.proc.kill()
+            self.proc.wait()
+            raise ZygoteLost(f"the sandbox launcher (pid {self.proc.pid}) stopped answering")
+        return json.loads(line)
+
+
+_local = threading.local()
+
+
+def _launch(request: dict) -> dict:
+    """Run a sandbox through this thread's zygote; a zygote that died (killed, out of memory) is replaced
+    and the job run once more, so a launcher's death never costs a student their grade."""
+    for attempt in (1, 2):
+        zygote = getattr(_local, "zygote", None)
+        if zygote is None or zygote.proc.poll() is not None:
+            zygote = _local.zygote = _Zygote()
+        try:
+            return zygote.run(request)
+        except ZygoteLost:
+            _local.zygote = None
+            _kill_every_process_of(request["uid"])  # its sandbox dies with it, but not at once
+            if attempt == 2:
+                raise
+
+
+def processes_of(uid: int) -> list[int]:
+    """The pids of every process (zombies included) that runs as ``uid`` on this machine."""
+    pids = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            status = Path(f"/proc/{entry}/status").read_text()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if int(status.split("\nUid:")[1].split()[0]) == uid:
+            pids.append(int(entry))
+    return pids
+
+
+def _kill_every_process_of(uid: int, wait: float = 10.0) -> None:
+    deadline = time.monotonic() + wait
+    while (pids := processes_of(uid)) and time.monotonic() < deadline:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.01)
+
+
 def _run(job_dir: Path, limits: Limits, program: Path, uid: int | None, read_only: tuple = ()) -> dict:
     work = job_dir / "work"
     (work / "out").mkdir(exist_ok=True)
     isolated = uid is not None
     cpu = int(limits.notebook_timeout) + 5
-    group = None
+    timed_out = False
+    peak_mb = None
     if isolated:
         os.chmod(job_dir, 0o711)
         for path in [work, work / "out"]:
@@ -243,40 +299,33 @@ def _run(job_dir: Path, limits: Limits, program: Path, uid: int | None, read_onl
             os.chmod(path, 0o700)
         parent, _ = memory_budget()
         group = _new_cgroup(parent, uid, limits) if parent is not None else None
-        per_process_mb = limits.memory_mb if group else limits.memory_mb // limits.processes
-        command = ["unshare", "--mount", "--pid", "--net", "--ipc", "--kill-child", "--propagation", "private",
-                   sys.executable, "-s", "-m", "grader.sandbox.enter", "--uid", str(uid),
-                   "--memory-mb", str(per_process_mb), "--processes", str(limits.processes), "--cpu-seconds", str(cpu),
-                   *(["--cgroup", str(group)] if group else []), "--program", str(program),
-                   str(job_dir), *_read_only_paths(), *map(str, read_only)]
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(GRADER_PKG.parent)}
-        preexec = None
+        try:
+            reply = _launch({
+                "job_dir": str(job_dir), "program": str(program), "stderr": str(job_dir / "stderr.txt"),
+                "read_only": [*_read_only_paths(), *map(str, read_only)], "uid": uid, "cgroup": group and str(group),
+                "memory_mb": limits.memory_mb if group else limits.memory_mb // limits.processes,
+                "processes": limits.processes, "cpu_seconds": cpu, "timeout": limits.notebook_timeout})
+            code, timed_out = reply["returncode"], reply["timed_out"]
+        finally:
+            if group is not None:
+                peak_mb = _remove_cgroup(group)
     else:  # not root: still a separate process with limits and the import blocker, but no chroot
-        command = [sys.executable, "-s", "-E", str(program), str(work)]
         env = {"PATH": "/usr/bin:/bin", "HOME": str(work), "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
                "MPLBACKEND": "Agg"}
 
         def preexec():
             from grader.sandbox.enter import limit
             limit(limits.memory_mb, cpu)
-    peak_mb = None
-    try:
         with open(job_dir / "stderr.txt", "wb") as err:
-            proc = subprocess.Popen(command, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                    stderr=err, preexec_fn=preexec, start_new_session=True)
+            proc = subprocess.Popen([sys.executable, "-s", "-E", str(program), str(work)], cwd=work, env=env,
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                                    preexec_fn=preexec, start_new_session=True)
             try:
                 code = proc.wait(timeout=limits.notebook_timeout)
-                timed_out = False
             except subprocess.TimeoutExpired:
-                if isolated:
-                    _kill(proc)
-                else:
-                    os.killpg(proc.pid, 9)
+                os.killpg(proc.pid, signal.SIGKILL)
                 code = proc.wait()
                 timed_out = True
-    finally:
-        if group is not None:
-            peak_mb = _remove_cgroup(group)
     stderr = (job_dir / "stderr.txt").read_bytes()[:2000].decode(errors="replace")
     return {"returncode": code, "timed_out": timed_out, "isolated": isolated, "stderr": stderr,
             "memory_peak_mb": peak_mb, "uid": uid}

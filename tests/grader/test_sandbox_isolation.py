@@ -22,7 +22,7 @@ import adversarial
 from grader.sandbox import launch
 
 pytestmark = pytest.mark.skipif(not launch.isolation_available(),
-                                reason="needs root on Linux with unshare: the sandbox's namespaces, chroot, "
+                                reason="needs root on Linux: the sandbox's namespaces, chroot, "
                                        "cgroup and uids can only be set up as root")
 
 SLOT = 37  # a worker slot (uid 64037) other tests do not ask for
@@ -307,18 +307,6 @@ json.dump({{"previous_job": segment({key}), "host": segment({host_key})}}, open(
             libc.shmctl(leftover, 0, None)
 
 
-def processes_of(uid: int) -> list:
-    pids = []
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            status = Path(f"/proc/{entry}/status").read_text()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        if int(status.split("\nUid:")[1].split()[0]) == uid:
-            pids.append(int(entry))
-    return pids
-
-
 def test_the_wall_clock_kill_takes_every_process():
     """A child that leaves the process group and ignores signals still dies with the job."""
     info, _ = run_probe('''
@@ -331,7 +319,7 @@ def test_the_wall_clock_kill_takes_every_process():
             time.sleep(1)
     ''', limits=launch.Limits(notebook_timeout=3))
     assert info["timed_out"]
-    assert processes_of(info["uid"]) == []
+    assert launch.processes_of(info["uid"]) == []
 
 
 def test_a_job_never_shares_its_uid_with_a_running_job_of_another_grader():
