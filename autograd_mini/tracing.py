@@ -7,6 +7,8 @@ building a graph again — the idea behind ``tf.function``, on autograd_mini's o
 A replay calls the recorded ops' forwards and backwards on the new inputs' arrays, in the recorded order, then
 the recorded optimizer calls. It skips what only building a graph needs: creating Tensors and contexts,
 sorting the graph, checking shapes, dtypes and versions (the recording run checked them for these shapes).
+Each recording is compiled into a straight-line Python function, one line per call; print it with
+``print(next(iter(step.recordings.values())).source)``.
 As with ``tf.function``, what the step computes in Python is frozen at its traced value: a number read with
 ``.item()`` or ``.data``, a branch on a value, a learning-rate change outside ``optimizer.step()``. The
 implementations active in the registry when the trace was recorded are the ones it replays. A call whose
@@ -14,6 +16,8 @@ arrays have new shapes or dtypes, or whose other arguments differ, is traced aga
 """
 from __future__ import annotations
 
+import itertools
+import linecache
 from typing import Callable
 
 import numpy as np
@@ -34,7 +38,7 @@ class _Recorder:
                 if isinstance(value, np.ndarray) and value is p._data]
 
     def op(self, name, ctx, operands, params, out) -> None:
-        self.events.append(("op", active[name + ".forward"], ctx, operands, params, self._inputs_in(params), out))
+        self.events.append(("op", name, active[name + ".forward"], ctx, operands, params, self._inputs_in(params), out))
 
     def backward(self, root, grad) -> None:
         self.events.append(("backward", root, grad))
@@ -43,82 +47,124 @@ class _Recorder:
         self.events.append(("call", method, args, kwargs))
 
 
-def _backward_plan(root) -> tuple:
-    """(steps, leaves, size): each non-leaf node's backward, in reverse topological order, with the slots of its
-    parents (-1 for a parent needing no gradient), and the slots whose gradient a tensor keeps in ``.grad``."""
-    order = topological_order(root)
-    slot = {id(node): k for k, node in enumerate(order)}
-    steps = []
-    for node in reversed(order):
-        if node.is_leaf:
-            continue
-        parents = tuple(slot[id(p)] if p.requires_grad else -1 for p in node.parents)
-        steps.append((active[node.op + ".backward"], node._ctx, slot[id(node)], parents, node._retains_grad))
-    keeps = [(slot[id(node)], node) for node in order if node.is_leaf or node._retains_grad]
-    return steps, keeps, len(order), slot[id(root)]
+class _Source:
+    """The Python source of a recording, and the objects its names stand for (one name per object)."""
+
+    def __init__(self):
+        self.lines: list[str] = []
+        self.namespace = {"ndarray": np.ndarray, "asarray": np.asarray, "_vjp": _vjp, "_add": _add, "_keep": _keep}
+        self._names: dict[int, str] = {}
+
+    def constant(self, value) -> str:
+        """A literal for a string, integer, bool or None (readable), else a name."""
+        return repr(value) if value is None or type(value) in (str, int, bool) else self.name(value, "v")
+
+    def name(self, obj, prefix: str) -> str:
+        if id(obj) not in self._names:
+            prefix = prefix if prefix.isidentifier() else "v"
+            self._names[id(obj)] = name = f"{prefix}{len(self._names)}"
+            self.namespace[name] = obj  # which also keeps obj alive, so its id stays its own
+        return self._names[id(obj)]
+
+
+_compiled = itertools.count(1)  # numbers the recordings' sources, each a file name of its own in tracebacks
 
 
 class _Recording:
-    """One traced call: its events, ready to replay on new input arrays."""
+    """One traced call compiled into straight-line Python, ``source``: a function of the input arrays that calls the
+    recorded ops' forwards, backwards and optimizer methods in order, each with its arguments written out (looping
+    over the events and unpacking argument lists cost about as much as the small ops themselves)."""
 
     def __init__(self, recorder: _Recorder, result):
-        self.placeholders = recorder.placeholders
         self.result = result
-        self.program = []
+        source = _Source()
+        inputs = [f"a{k}" for k in range(len(recorder.placeholders))]
+        for placeholder, array in zip(recorder.placeholders, inputs):
+            source.lines.append(f"{source.name(placeholder, 't')}._data = {array}")
         for event in recorder.events:
-            if event[0] == "backward":
-                self.program.append(("backward", _backward_plan(event[1]), event[2]))
+            if event[0] == "op":
+                _op_source(source, *event[1:], inputs)
+            elif event[0] == "backward":
+                _backward_source(source, *event[1:])
             else:
-                self.program.append(event)
+                _, method, args, kwargs = event
+                arguments = f"*{source.name(args, 'v')}, **{source.name(kwargs, 'v')}" if args or kwargs else ""
+                source.lines.append(f"{source.name(method, getattr(method, '__name__', 'call') + '_')}({arguments})")
+        filename = f"<autograd_mini.trace {next(_compiled)}>"
+        self.source = f"def replay({', '.join(inputs)}):\n" + "".join(f"    {line}\n" for line in source.lines)
+        linecache.cache[filename] = (len(self.source), None, self.source.splitlines(True), filename)  # for tracebacks
+        exec(compile(self.source, filename, "exec"), source.namespace)
+        self.run = source.namespace["replay"]
 
     def replay(self, arrays: list):
-        for placeholder, array in zip(self.placeholders, arrays):
-            placeholder._data = array
-        for event in self.program:
-            kind = event[0]
-            if kind == "op":
-                _, forward, ctx, operands, params, inputs, out = event
-                if inputs:
-                    params = {**params, **{key: self.placeholders[k]._data for key, k in inputs}}
-                data = forward(ctx, *[t._data for t in operands], **params)
-                out._data = data if type(data) is np.ndarray else np.asarray(data)
-            elif kind == "backward":
-                _replay_backward(*event[1], event[2])
-            else:
-                event[1](*event[2], **event[3])
+        self.run(*arrays)
         return self.result
 
 
-def _replay_backward(steps, keeps, size, root_slot, seed) -> None:
-    grads = [None] * size
-    grads[root_slot] = seed
-    retained = {}
-    for backward, ctx, k, parents, retains in steps:
-        grad = grads[k]
-        if grad is None:
+def _op_source(source: _Source, op, forward, ctx, operands, params, from_inputs, out, inputs) -> None:
+    """``out``'s new array from its op's forward (a parameter that was an input array reads the new input)."""
+    arguments = [source.name(ctx, "ctx")] + [f"{source.name(t, 't')}._data" for t in operands]
+    replaced = dict(from_inputs)
+    arguments += [f"{key}={inputs[replaced[key]] if key in replaced else source.constant(value)}"
+                  for key, value in params.items()]
+    source.lines.append(f"data = {source.name(forward, op + '_forward')}({', '.join(arguments)})")
+    source.lines.append(f"{source.name(out, 't')}._data = data if type(data) is ndarray else asarray(data)")
+    if out._retains_grad:  # eagerly, a fresh tensor: its .grad starts empty in every step
+        source.lines.append(f"{source.name(out, 't')}._grad = None")
+
+
+def _backward_source(source: _Source, root, seed) -> None:
+    """A backward through the recorded graph: each non-leaf node's backward in reverse topological order, its
+    gradient in the variable ``g<slot>``, then the gradients kept in ``.grad`` (leaves', and retain_grad's)."""
+    order = topological_order(root)
+    slot = {id(node): f"g{k}" for k, node in enumerate(order)}
+    seed_name = source.name(seed, "seed")
+    source.lines.append(f"{slot[id(root)]} = {seed_name}")
+    assigned = {id(root)}
+    for node in reversed(order):
+        if node.is_leaf:
             continue
-        if retains:
-            retained[k] = grad
-        found = backward(ctx, grad)
-        if type(found) is not tuple:
-            found = tuple(found) if isinstance(found, list) else (found,)
-        if ctx.saved_tensors and not ctx.retain_graph:
-            ctx.saved_tensors = None  # freed, as the eager engine frees them
-        for parent, g in zip(parents, found):
-            if parent >= 0 and g is not None:
-                previous = grads[parent]
-                grads[parent] = g if previous is None else previous + g
-    given = {id(seed)}
-    for k, tensor in keeps:
-        grad = retained[k] if k in retained else grads[k]
-        if grad is None:
-            continue
-        if type(grad) is not np.ndarray or grad.dtype is not tensor._data.dtype:
-            grad = np.asarray(grad, dtype=tensor._data.dtype)
-        if id(grad) in given or grad.base is not None:
-            grad = grad.copy()  # never two .grad attributes (or the caller's seed) in one array
-        given.add(id(grad))
-        tensor._grad = grad if tensor._grad is None else tensor._grad + grad
+        backward = source.name(active[node.op + ".backward"], node.op + "_backward")
+        ctx = source.name(node._ctx, "ctx")
+        source.lines.append(f"found = _vjp({backward}, {ctx}, {slot[id(node)]}, {len(node.parents)})")
+        for i, parent in enumerate(node.parents):
+            if parent.requires_grad:
+                g = slot[id(parent)]
+                source.lines.append(f"{g} = _add({g}, found[{i}])" if id(parent) in assigned else f"{g} = found[{i}]")
+                assigned.add(id(parent))
+    source.lines.append(f"given = {{id({seed_name})}}")
+    for node in order:
+        if node.is_leaf or node._retains_grad:
+            source.lines.append(f"_keep({source.name(node, 't')}, {slot[id(node)]}, given)")
+    if len(order) > 1:  # free the gradients before the optimizer runs
+        source.lines.append(f"del {', '.join(slot.values())}, found")
+
+
+def _vjp(backward, ctx, grad, count: int) -> tuple:
+    """The gradients an op's backward sends to its ``count`` inputs (all None if no gradient reached the op)."""
+    if grad is None:
+        return (None,) * count
+    found = backward(ctx, grad)
+    if ctx.saved_tensors and not ctx.retain_graph:
+        ctx.saved_tensors = None  # freed, as the eager engine frees them
+    return found if type(found) is tuple else tuple(found) if isinstance(found, list) else (found,)
+
+
+def _add(total, grad):
+    """What reaches a tensor used more than once: the sum of the gradients sent back (None is nothing sent)."""
+    return grad if total is None else total if grad is None else total + grad
+
+
+def _keep(tensor, grad, given: set) -> None:
+    """Accumulate ``grad`` into ``tensor.grad`` as the eager engine does, in the tensor's dtype."""
+    if grad is None:
+        return
+    if type(grad) is not np.ndarray or grad.dtype is not tensor._data.dtype:
+        grad = np.asarray(grad, dtype=tensor._data.dtype)
+    if id(grad) in given or grad.base is not None:
+        grad = grad.copy()  # never two .grad attributes (or the caller's seed) in one array
+    given.add(id(grad))
+    tensor._grad = grad if tensor._grad is None else tensor._grad + grad
 
 
 def _signature(args) -> tuple:

@@ -24,13 +24,14 @@ class Optimizer:
 
     @recorded
     def step(self) -> None:
-        rule = active[self.rule]
+        rule, state = active[self.rule], self.state
         for group in self.param_groups:
             hyper = {name: group[name] for name in self.defaults}  # schedulers add keys of their own
             for p in group["params"]:
-                if p.grad is not None:
-                    rule(p.data, p.grad, self.state[id(p)], **hyper)  # updates p.data in place
-                    p._bump_version()  # so a graph that saved p refuses to backward with the new values
+                grad = p._grad  # the attributes, not the properties: this loop runs every training step
+                if grad is not None:
+                    rule(p._data, grad, state[id(p)], **hyper)  # updates p.data in place
+                    p._version_counter[0] += 1  # so a graph that saved p refuses to backward with the new values
 
     @recorded
     def zero_grad(self) -> None:

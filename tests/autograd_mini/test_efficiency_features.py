@@ -230,6 +230,28 @@ def test_replay_equals_eager_step_after_step_and_builds_no_graph():
     assert traced(x, y) is first  # a replay returns the traced step's loss tensor, refreshed: no new graph
 
 
+def test_a_replayed_retain_grad_holds_this_steps_gradient_as_eagerly():
+    (model, opt), (twin, twin_opt) = training_pair([4, 5, 2], momentum=0.0)
+
+    def step(model, optimizer):
+        def run(x, y):
+            optimizer.zero_grad()
+            logits = model(x)
+            logits.retain_grad()
+            loss = am.losses.cross_entropy(logits, y)
+            loss.backward()
+            optimizer.step()
+            return loss, logits
+        return run
+
+    traced, eager = am.trace(step(model, opt)), step(twin, twin_opt)
+    g = rng(11)
+    for _ in range(3):
+        x, y = g.standard_normal((3, 4)), g.integers(0, 2, 3)
+        (_, replayed), (_, reference) = traced(x, y), eager(Tensor(x), y)
+        np.testing.assert_allclose(replayed.grad, reference.grad, rtol=1e-12, atol=1e-15)  # not summed over steps
+
+
 def test_new_shapes_or_dtypes_are_traced_again_and_old_ones_replayed():
     (model, opt), _ = training_pair([4, 5, 2], momentum=0.0)
     traced = am.trace(step_of(model, opt))
