@@ -11,7 +11,7 @@
 * ``function`` is what the student writes; its solution cell's nbgrader grade_id is ``cell`` (default:
   the function's name) and its graded test cell is ``test_<function>`` — `grader release` checks both.
 * ``cases(rng, hidden)`` draws the inputs (in the grader's process); ``call`` names how the student's
-  function is called on one case (grader/harness/calls.py — the only code that runs beside the
+  function is called on one case (grader/harness/calls/, a module per lesson — the only code that runs beside the
   student's); ``oracles`` compute the same thing in PyTorch and TensorFlow; ``mistakes`` are known wrong
   answers, computed in the grader's process, each with its diagnosis.
 * While the autograder grades an exercise, its sandbox's autograd_mini lacks the reference of *every*

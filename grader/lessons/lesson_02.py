@@ -18,7 +18,7 @@ from autograd_mini.value import local_derivatives
 from grader.checks import frameworks as fw
 from grader.checks.core import Oracle, output_error
 from grader.checks.diagnose import Mistake
-from grader.harness.calls import FORWARD, NUMPY_F, PROBE_H, node_index, value_graph
+from grader.harness.calls.lesson_02 import FORWARD, NUMPY_F, PROBE_H, node_index, value_graph
 from grader.harness.case import Case
 from grader.harness.outcome import Failure
 from grader.harness.programs import BINARY, FUNCTIONS, UNARY, run_program
@@ -297,7 +297,7 @@ GRAPH_ORACLES = both("", graph_build, values=lambda c: [float(v) for v in c.arra
 
 
 def order_gradients(case: Case, outputs: tuple):
-    """A returned order (node numbers, calls.node_index) checked against the graph, then used by the
+    """A returned order (node numbers, calls.lesson_02.node_index) checked against the graph, then used by the
     reference backward: the leaves' gradients, or a Failure saying what is wrong with the order."""
     leaves, root = value_graph(case)
     index = node_index(root)

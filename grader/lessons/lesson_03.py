@@ -1,7 +1,7 @@
 """Lesson 03 (tensor backprop): vector-Jacobian products for the ops, unbroadcast, and the engine's backward.
 
 Each op exercise gets a ``ctx`` exactly as autograd_mini's reference forward filled it — the forward runs
-here, in the grader's process, and the ctx crosses into the sandbox as data (``calls.context_from``),
+here, in the grader's process, and the ctx crosses into the sandbox as data (``calls.lesson_03.context_from``),
 sometimes holding a transposed view as ``nn.Linear``'s ``W.T`` does. The engine is graded on small
 graphs (grader/harness/programs.py) on its whole contract: forks, a retained interior gradient, a second
 backward() that accumulates, leaves that never share memory, every node visited once.
@@ -17,7 +17,7 @@ from autograd_mini.registry import reference_of
 from grader.checks import frameworks as fw
 from grader.checks.core import Oracle
 from grader.checks.diagnose import Mistake
-from grader.harness.calls import _Namespace, _as_layout, context_from
+from grader.harness.calls.lesson_03 import AutogradMiniNS, as_layout, context_from
 from grader.harness.case import Case
 from grader.harness.programs import GRAPHS
 from grader.lesson import Exercise, Lesson
@@ -28,7 +28,7 @@ from grader.lesson import Exercise, Lesson
 def op_case(op: str, rng, inputs: tuple, layouts=None, **params) -> Case:
     layouts = list(layouts or ["C"] * len(inputs))
     ctx = Context(tuple(True for _ in inputs))
-    out = reference_of(op + ".forward")(ctx, *(_as_layout(x, lay) for x, lay in zip(inputs, layouts)), **params)
+    out = reference_of(op + ".forward")(ctx, *(as_layout(x, lay) for x, lay in zip(inputs, layouts)), **params)
     attributes = {k: v for k, v in vars(ctx).items() if k not in ("needs_input_grad", "saved_tensors")}
     saved = tuple(np.array(a) for a in ctx.saved_tensors)
     data = {"needs_input_grad": list(ctx.needs_input_grad), "attributes": attributes,
@@ -346,7 +346,7 @@ def _engine_reference(case, engine=None) -> tuple:
     import autograd_mini
 
     leaves = [autograd_mini.Tensor(x, requires_grad=True) for x in case.arrays[:-1]]
-    root, interior = GRAPHS[case.params["graph"]][0](_Namespace, *leaves)
+    root, interior = GRAPHS[case.params["graph"]][0](AutogradMiniNS, *leaves)
     interior.retain_grad()
     with autograd_mini.use({"engine.backward": engine or reference_of("engine.backward")}):
         root.backward(case.arrays[-1].copy())

@@ -21,7 +21,7 @@ from autograd_mini.registry import reference_of
 from grader.checks import frameworks as fw
 from grader.checks.core import Oracle
 from grader.checks.diagnose import Mistake
-from grader.harness.calls import CALLS
+from grader.harness.calls.lesson_05 import CALLS
 from grader.harness.case import Case
 from grader.lesson import Exercise, Lesson
 from grader.predictions import prediction

@@ -16,7 +16,7 @@ from autograd_mini.registry import names
 from grader.checks import frameworks as fw
 from grader.checks.core import Oracle
 from grader.checks.diagnose import Mistake
-from grader.harness.calls import training_run, training_steps
+from grader.harness.calls.lesson_06 import training_run, training_steps
 from grader.harness.case import Case
 from grader.lesson import Exercise, Lesson
 from grader.predictions import prediction

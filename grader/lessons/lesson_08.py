@@ -14,7 +14,7 @@ from autograd_mini.registry import reference_of
 from grader.checks import frameworks as fw
 from grader.checks.core import Oracle
 from grader.checks.diagnose import Mistake
-from grader.harness.calls import checkpoint_segment
+from grader.harness.calls.lesson_08 import checkpoint_segment
 from grader.harness.case import Case
 from grader.lesson import Exercise, Lesson
 from grader.lessons.lesson_03 import _tf_vjp, _torch_vjp, op_case, reference_backward
