@@ -167,16 +167,18 @@ def _keep(tensor, grad, given: set) -> None:
     tensor._grad = grad if tensor._grad is None else tensor._grad + grad
 
 
-def _signature(args) -> tuple:
-    """What decides whether a call can replay a trace: arrays' shapes and dtypes, other arguments' values."""
-    key = []
+def _signature(args) -> tuple[tuple, list]:
+    """What decides whether a call can replay a trace (arrays' shapes and dtypes, other arguments' values), and the
+    arguments' arrays, in order."""
+    key, arrays = [], []
     for a in args:
         data = a._data if isinstance(a, Tensor) else a
         if isinstance(data, np.ndarray):
-            key.append(("array", data.shape, data.dtype.str, isinstance(a, Tensor) and a.requires_grad))
+            key.append((data.shape, data.dtype, isinstance(a, Tensor) and a.requires_grad))
+            arrays.append(data)
         else:
             key.append(("value", a))
-    return tuple(key)
+    return tuple(key), arrays
 
 
 class Traced:
@@ -189,15 +191,14 @@ class Traced:
         self.traces = 0
 
     def __call__(self, *args):
+        key, arrays = _signature(args)
         try:
-            key = _signature(args)
             recording_ = self.recordings.get(key)
         except TypeError:  # an argument that cannot be hashed: never replayed
             raise TypeError("trace: arguments must be arrays, Tensors or hashable values (numbers, strings, tuples)") from None
         if recording_ is None:
             return self._record(key, args)
-        return recording_.replay([a._data if isinstance(a, Tensor) else a for a in args
-                                  if isinstance(a, (Tensor, np.ndarray))])
+        return recording_.replay(arrays)
 
     def _record(self, key, args):
         placeholders, call_args = [], []
