@@ -21,7 +21,7 @@ class ReLU:
         (a,) = ctx.saved_tensors
         ### BEGIN SOLUTION
         # The kink at 0 gets slope 0, as in PyTorch and TensorFlow. Not (a > 0): NaN passes the gradient on, as in PyTorch.
-        # The mask in grad's dtype, multiplied in place: numpy multiplies floats by booleans several times slower.
+        # The mask in grad's dtype, multiplied in place: numpy multiplies floats by booleans much more slowly.
         out = (~(a <= 0)).astype(grad.dtype)
         out *= grad
         return (out,)
