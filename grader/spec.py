@@ -46,7 +46,7 @@ def _lessons(lessons_dir: Path) -> dict:
 
 def _digest(path: Path) -> str:
     """Changes when the lesson's declaration or the harness changes: what triggers regrading."""
-    text = path.read_bytes() + b"".join(p.read_bytes() for p in sorted(HARNESS_DIR.glob("*.py")))
+    text = path.read_bytes() + b"".join(p.read_bytes() for p in sorted(HARNESS_DIR.rglob("*.py")))
     return hashlib.sha256(text + __version__.encode()).hexdigest()[:16]
 
 

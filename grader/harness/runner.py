@@ -1,11 +1,11 @@
 """The sandbox's main program: run each exercise in a child process of its own, write what came back.
 
-Usage: python runner.py WORK_DIR. WORK_DIR holds job.json, cases.npz/cases.json and this package (as
-``harness/``); job.json names the folder of the stripped autograd_mini its exercises share (read-only). For
-each exercise a forked child puts that library first on sys.path, runs the lesson's setup and the exercise's own cells,
-calls the student's function on every case through the harness call, and writes ``out/<exercise>.npz`` +
-``.json``. A child that loops, floods or dies costs that exercise only. Nothing here is trusted: the
-grader reads only arrays and failure kinds back, and judges in its own process.
+Usage: python harness/runner.py WORK_DIR. WORK_DIR holds job.json and cases.npz/cases.json; job.json names
+the folder of the stripped autograd_mini its exercises share (read-only, as is this package). The runner
+imports numpy, the harness and that library once; for each exercise a forked child runs the lesson's setup
+and the exercise's own cells, calls the student's function on every case through the harness call, and
+writes ``out/<exercise>.npz`` + ``.json``. A child that loops, floods or dies costs that exercise only.
+Nothing here is trusted: the grader reads only arrays and failure kinds back, and judges in its own process.
 """
 from __future__ import annotations
 
@@ -83,7 +83,6 @@ def _run_cells(cells: list, namespace: dict, timeout: float, Failure) -> object 
 
 def grade_exercise(work: str, job: dict, exercise: dict) -> None:
     """In the child: everything for one exercise, ending in out/<id>.npz + .json."""
-    sys.path.insert(0, job["lib"])
     from harness.calls import CALLS
     from harness.outcome import Failure, call_student
     from harness.protocol import load_cases, save_outcomes
@@ -122,10 +121,14 @@ def grade_exercise(work: str, job: dict, exercise: dict) -> None:
 
 def main(work: str) -> None:
     sys.meta_path.insert(0, _Blocker())
-    sys.path.insert(0, work)  # the harness package
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # where harness/ is
     job = json.loads(open(os.path.join(work, "job.json")).read())
-    import numpy  # noqa: F401  (imported once, before any student code, and inherited by the children)
-    import harness.calls  # noqa: F401  (likewise: the children differ only in their autograd_mini)
+    sys.path.insert(0, job["lib"])
+    # imported once, before any student code, and inherited by every child: the exercises of one run share
+    # their library (the grader gives exercises that must not share one runs of their own)
+    import numpy  # noqa: F401
+    import harness.calls  # noqa: F401
+    import autograd_mini  # noqa: F401
 
     for exercise in job["exercises"]:
         pid = os.fork()
@@ -147,7 +150,7 @@ def main(work: str) -> None:
         _make_room(work, {f"{e['id']}.{ext}" for e in job["exercises"] for ext in ("npz", "json")})
 
 
-KEPT = {"job.json", "cases.npz", "cases.json", "harness", "out"}
+KEPT = {"job.json", "cases.npz", "cases.json", "out"}
 
 
 def _make_room(work: str, outcome_files: set) -> None:

@@ -7,6 +7,7 @@ TensorFlow happens here.
 """
 from __future__ import annotations
 
+import compileall
 import functools
 import hashlib
 import importlib.util
@@ -90,27 +91,44 @@ def autograd_mini_dir() -> Path:
 LIBRARIES = Path(tempfile.gettempdir()) / "grader-libraries"
 
 
+def _digest(folder: Path) -> str:
+    files = sorted(folder.rglob("*.py"))
+    return hashlib.sha256(b"".join(str(f.relative_to(folder)).encode() + f.read_bytes() for f in files)).hexdigest()
+
+
 @functools.lru_cache(maxsize=None)
-def _source_digest() -> str:
-    files = sorted(autograd_mini_dir().rglob("*.py"))
-    return hashlib.sha256(b"".join(str(f).encode() + f.read_bytes() for f in files)).hexdigest()[:16]
+def _source_digest(folder: Path) -> str:
+    return _digest(folder)[:16]
 
 
-def stripped_library(removed: tuple) -> Path:
-    """A folder holding autograd_mini without the ``removed`` references, made once per library version and
-    set of names (readable, never writable, by the sandbox: each run is given its own one alone)."""
-    key = hashlib.sha256((_source_digest() + "\n".join(removed)).encode()).hexdigest()[:20]
+def _built_once(key: str, build) -> Path:
+    """LIBRARIES/key, made once by ``build(folder)`` with its bytecode compiled: the sandbox may read it, never
+    write it, so without the .pyc files every run would compile every module it imports again."""
     folder = LIBRARIES / key
     if not folder.exists():
         LIBRARIES.mkdir(mode=0o755, exist_ok=True)
         building = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=LIBRARIES))
-        make_stripped_copy(autograd_mini_dir(), building, removed)
+        build(building)
+        compileall.compile_dir(building, quiet=2)
         building.chmod(0o755)
         try:
             building.rename(folder)
         except OSError:  # another grader made it meanwhile
             shutil.rmtree(building, ignore_errors=True)
     return folder
+
+
+def stripped_library(removed: tuple) -> Path:
+    """A folder holding autograd_mini without the ``removed`` references, made once per library version and
+    set of names (each sandbox run is given its own one alone)."""
+    key = hashlib.sha256((_source_digest(autograd_mini_dir()) + "\n".join(removed)).encode()).hexdigest()[:20]
+    return _built_once(f"lib-{key}", lambda folder: make_stripped_copy(autograd_mini_dir(), folder, removed))
+
+
+def harness_folder() -> Path:
+    """A folder holding a copy of ``harness/``, the only grader code a sandbox run can read."""
+    return _built_once(f"harness-{_source_digest(HARNESS_DIR)}", lambda folder: shutil.copytree(
+        HARNESS_DIR, folder / "harness", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")))
 
 
 def seed_for(secret: bytes, student: str, lesson: str, sha256: str, exercise: str) -> int:
@@ -147,7 +165,6 @@ def prepare(student: str, lesson: Lesson, path: Path, secret: bytes, limits: lau
     for removed, exercises in groups.items():
         job_dir = launch.new_job_dir()
         work = job_dir / "work"
-        shutil.copytree(HARNESS_DIR, work / "harness", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         save_cases(str(work), {e.id: job.cases[e.id] for e in exercises})
         (work / "job.json").write_text(json.dumps({
             "lib": str(stripped_library(removed)),
@@ -160,9 +177,10 @@ def prepare(student: str, lesson: Lesson, path: Path, secret: bytes, limits: lau
 
 def execute(job: Job, limits: launch.Limits, slot: int = 0) -> Job:
     """Run the student's side in the sandbox, one run per group (safe to call from worker threads)."""
+    harness = harness_folder()
     for job_dir in dict.fromkeys(job.job_dirs.values()):
         library = json.loads((job_dir / "work" / "job.json").read_text())["lib"]
-        info = launch.run(job_dir, limits, slot, read_only=(library,))
+        info = launch.run(job_dir, limits, harness / "harness" / "runner.py", slot, read_only=(library, harness))
         job.run_info["timed_out"] = job.run_info.get("timed_out") or info.get("timed_out")
     return job
 

@@ -199,13 +199,12 @@ def _sandbox_uid(slot: int):
     raise RuntimeError("all 1000 sandbox uids are in use")
 
 
-def run(job_dir: Path, limits: Limits, slot: int = 0, program: Path | None = None, read_only: tuple = ()) -> dict:
-    """Run ``program`` (default: the job's copy of the harness runner, work/harness/runner.py, for ``job_dir``
-    already holding work/job.json and cases) and wait. ``program`` gets work/ as its argument; it must lie
-    in work/ (the grader package is not in the sandbox). ``read_only``: more host folders the run may read
-    (bound read-only at the same place), such as its stripped library. As root the job runs as uid
-    64000 + ``slot``, or another free sandbox uid when a job of another grader on this machine holds that one."""
-    program = program or job_dir / "work" / "harness" / "runner.py"
+def run(job_dir: Path, limits: Limits, program: Path, slot: int = 0, read_only: tuple = ()) -> dict:
+    """Run ``program`` (such as the harness runner, for ``job_dir`` holding work/job.json and cases) and wait.
+    ``program`` gets work/ as its argument; it must lie in work/ or in ``read_only``: the host folders the
+    run may read (bound read-only at the same place), such as its stripped library and the harness — the
+    grader package is not in the sandbox. As root the job runs as uid 64000 + ``slot``, or another free
+    sandbox uid when a job of another grader on this machine holds that one."""
     if not isolation_available():
         return _run(job_dir, limits, program, None, read_only)
     with _sandbox_uid(slot) as uid:

@@ -9,9 +9,11 @@ up the walls (enter.py), becomes the sandbox's uid and runs the job's program in
 What keeps it safe: the zygote is root but never reads a submission, so nothing of another job is in the
 memory a sandbox inherits; the sandbox closes every descriptor but its stdin (/dev/null), stdout
 (/dev/null) and stderr (the job's stderr.txt), so the request pipe is out of its reach; I dies with S and S
-with the zygote (PR_SET_PDEATHSIG). On the wall-clock limit the zygote kills S: I follows, the kernel kills
-every process of the pid namespace, and the zygote, a child subreaper, reaps what is left before it replies
-— nothing of a job outlives its reply.
+with the zygote (PR_SET_PDEATHSIG). Nothing of a job outlives its reply: normally S reports I's exit code
+once I is gone — and with the init, the kernel has taken every process of its pid namespace — and the
+zygote replies without waiting for S to tear the namespaces down (it reaps S before the next job); on the
+wall-clock limit the zygote kills S, I follows, and the zygote, a child subreaper, kills and reaps whatever
+is left before it replies.
 
 Protocol (launch.py is the other end): one JSON request per line on stdin — what enter.enter takes, plus
 ``program``, ``stderr`` (a file) and ``timeout`` (seconds) — and one JSON reply per line on stdout:
@@ -71,13 +73,15 @@ def _run_program(request: dict) -> None:
     os._exit(code)
 
 
-def _sandbox(request: dict, stderr_fd: int, zygote: int) -> None:
-    """In S (forked from the zygote): only the job's stderr stays open, then namespaces, then I. Never returns."""
+def _sandbox(request: dict, stderr_fd: int, report_fd: int, zygote: int) -> None:
+    """In S (forked from the zygote): only the job's stderr stays open, then namespaces, then I; I's exit code
+    goes to ``report_fd`` (the zygote's pipe, closed before I starts). Never returns."""
     devnull = os.open("/dev/null", os.O_RDWR)
     os.dup2(devnull, 0)
     os.dup2(devnull, 1)
     os.dup2(stderr_fd, 2)
-    os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+    report = os.dup2(report_fd, 3)
+    os.closerange(4, os.sysconf("SC_OPEN_MAX"))
     _die_with_parent(parent=zygote)
     if request.get("cgroup"):
         join_cgroup(request["cgroup"])
@@ -89,6 +93,7 @@ def _sandbox(request: dict, stderr_fd: int, zygote: int) -> None:
     if init == 0:
         try:
             os.close(parent_alive)
+            os.close(report)
             _die_with_parent(alive_fd=alive)
             _run_program(request)
         except BaseException:
@@ -96,34 +101,51 @@ def _sandbox(request: dict, stderr_fd: int, zygote: int) -> None:
         finally:
             os._exit(SETUP_FAILED)
     os.close(alive)
-    _, status = os.waitpid(init, 0)
+    _, status = os.waitpid(init, 0)  # when I is gone, so is every process of its namespace
     code = os.waitstatus_to_exitcode(status)
+    os.write(report, str(code).encode())  # before our exit, which waits for the namespaces to be torn down
     os._exit(code if code >= 0 else 128 - code)  # killed by signal N: 128 + N, as a shell says it
 
 
 def serve(request: dict) -> dict:
     """Run one job in a fresh sandbox and wait for it, at most ``timeout`` seconds."""
+    _reap_finished()
     stderr_fd = os.open(request["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    report_r, report_w = os.pipe()
     zygote = os.getpid()
     pid = os.fork()
     if pid == 0:
         try:
-            _sandbox(request, stderr_fd, zygote)
+            os.close(report_r)
+            _sandbox(request, stderr_fd, report_w, zygote)
         except BaseException:
             traceback.print_exc()
         finally:
             os._exit(SETUP_FAILED)
     os.close(stderr_fd)
-    pidfd = os.pidfd_open(pid)
+    os.close(report_w)
     try:
-        timed_out = not select.select([pidfd], [], [], request["timeout"])[0]
+        timed_out = not select.select([report_r], [], [], request["timeout"])[0]
+        reported = b"" if timed_out else os.read(report_r, 16)
     finally:
-        os.close(pidfd)
+        os.close(report_r)
+    if reported:  # S tears its namespaces down on exit (tens of ms): it is reaped before the next job
+        return {"returncode": int(reported), "timed_out": False}
     if timed_out:
         os.kill(pid, signal.SIGKILL)  # I follows (PDEATHSIG), and with it every process of its namespace
-    _, status = os.waitpid(pid, 0)
+    _, status = os.waitpid(pid, 0)  # S failed before I ended, or was killed
     _reap_orphans()
     return {"returncode": os.waitstatus_to_exitcode(status), "timed_out": timed_out}
+
+
+def _reap_finished() -> None:
+    """Reap the sandboxes (S) that reported and have exited since; do not wait for the others."""
+    while True:
+        try:
+            if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                return
+        except ChildProcessError:
+            return
 
 
 def _reap_orphans() -> None:

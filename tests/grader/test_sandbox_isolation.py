@@ -58,7 +58,7 @@ def run_probe(code: str, limits: launch.Limits = LIMITS) -> tuple[dict, dict]:
     try:
         program = job / "work" / "probe.py"
         program.write_text(textwrap.dedent(code))
-        info = launch.run(job, limits, SLOT, program=program)
+        info = launch.run(job, limits, program, SLOT)
         assert info["isolated"], info
         report = job / "work" / "report.json"
         return info, (json.loads(report.read_text()) if report.exists() else {})
