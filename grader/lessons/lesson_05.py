@@ -2,7 +2,7 @@
 warmup + cosine learning-rate schedule, and two predictions.
 
 An update rule is graded step by step: the student's ``rule(param, grad, state, **hyper)`` takes 50 given
-gradients (``optimizer_steps_with_rates``), and the 50 parameters it leaves are compared with ``torch.optim``'s and
+gradients (``optimizer_steps``), and the 50 parameters it leaves are compared with ``torch.optim``'s and
 TensorFlow's. TensorFlow is ``tf.keras.optimizers`` configured to PyTorch's convention (docs/optimizer_conventions.md:
 float64 hyperparameters, coupled weight decay as the loss term 0.5 wd |p|^2, Adam's epsilon changed every step).
 Where Keras cannot follow PyTorch — epsilon outside the root in AdaGrad and RMSProp, and SGD momentum while the
@@ -411,7 +411,7 @@ RATIO_RTOL = 1e-2
 
 def _run(rule, case: Case, **changes) -> np.ndarray:
     params = {**case.params, "hyper": {**case.params["hyper"], **changes}}
-    return CALLS["optimizer_steps_with_rates"](rule, Case(case.arrays, params))
+    return CALLS["optimizer_steps"](rule, Case(case.arrays, params))
 
 
 def _with(name, **changes):
@@ -572,7 +572,7 @@ from autograd_mini.registry import active
 
 
 def _rule_exercise(name, function, points, cases, torch_name, tf_oracle, tf_label, mistakes, needs=()):
-    return Exercise(f"optim.{name}", function, points, cases, "optimizer_steps_with_rates",
+    return Exercise(f"optim.{name}", function, points, cases, "optimizer_steps",
                     [Oracle(f"PyTorch (torch.optim.{torch_name})", _torch_steps(torch_name)),
                      Oracle(f"TensorFlow ({tf_label})", tf_oracle)], mistakes, needs=needs, what="trajectory")
 

@@ -17,25 +17,9 @@ HINTS = {
 
 
 def optimizer_steps(fn: Callable, case: Case) -> Any:
-    """``fn(param, grad, state, **hyper)`` updates ``param`` in place, once per given gradient; returns the
-    trajectory (the parameter after every step)."""
-    param, *grads = case.copy_arrays()
-    state: dict = {}
-    trajectory = []
-    for grad in grads:
-        before = param.copy()
-        returned = fn(param, grad, state, **case.params["hyper"])
-        if returned is not None and not np.shares_memory(returned, param):
-            raise Hint("not_in_place")
-        if np.array_equal(param, before) and np.any(grad):
-            raise Hint("not_in_place")
-        trajectory.append(param.copy())
-    return np.stack(trajectory)
-
-
-def optimizer_steps_with_rates(fn: Callable, case: Case) -> Any:
-    """``optimizer_steps``, with the learning rate set to ``case.params["lrs"][k]`` before step k, as a schedule
-    does (without "lrs", the same as ``optimizer_steps``)."""
+    """``fn(param, grad, state, **hyper)`` updates ``param`` in place, once per given gradient, with the learning
+    rate set to ``case.params["lrs"][k]`` before step k when given (as a schedule does); returns the trajectory
+    (the parameter after every step)."""
     param, *grads = case.copy_arrays()
     hyper, rates = case.params["hyper"], case.params.get("lrs")
     state: dict = {}
@@ -63,6 +47,5 @@ def schedule_rates(fn: Callable, case: Case) -> Any:
 
 
 CALLS: dict[str, Callable[[Callable, Case], Any]] = {
-    "optimizer_steps": optimizer_steps, "optimizer_steps_with_rates": optimizer_steps_with_rates,
-    "schedule_rates": schedule_rates,
+    "optimizer_steps": optimizer_steps, "schedule_rates": schedule_rates,
 }
