@@ -17,12 +17,11 @@ from autograd_mini.registry import active, reference_of
 from grader.lessons import lesson_03
 
 from notebook_run import executed
-from lesson_checks import assert_diagnosed, widget_views
+from lesson_checks import assert_autograder_verdicts, assert_diagnosed, widget_views
 
 REPO = Path(__file__).resolve().parents[2]
 LESSON = lesson_03.LESSON
 SOLUTION = REPO / "solutions" / f"{LESSON.name}.ipynb"
-RELEASED = REPO / "notebooks" / f"{LESSON.name}.ipynb"
 FENCE = re.compile(r"^[ \t]*### BEGIN SOLUTION\n(.*?)^[ \t]*### END SOLUTION", re.S | re.M)
 IDS = [e.id for e in LESSON.exercises]
 
@@ -267,28 +266,9 @@ def test_the_gradient_flow_widget_is_shown_once():
 def test_autograder_gives_full_marks_zero_and_per_exercise_diagnoses(tmp_path):
     """Through the sandboxed pipeline: the solution scores 17/17, the release 0, and a submission with
     two typical mistakes loses exactly those two exercises, each with its diagnosis."""
-    from grader.pipeline import grade
-
-    full = grade.grade_file("solution", LESSON, SOLUTION, b"secret")
-    assert full.score == full.max_score == 17, [e.result["diagnosis"] for e in full.exercises]
-
-    empty = grade.grade_file("release", LESSON, RELEASED, b"secret")
-    assert empty.score == 0
-    assert {e.result["mistake"] for e in empty.exercises} == {"not_implemented"}
-
-    nb = nbformat.read(str(SOLUTION), as_version=4)
     wrong = {"getitem_backward": inspect.getsource(getitem_assigns).replace("getitem_assigns", "getitem_backward"),
              "mean_backward": inspect.getsource(mean_not_divided).replace("mean_not_divided", "mean_backward")}
-    for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in wrong:
-            cell.source = wrong[grade_id]
-    submission = tmp_path / f"{LESSON.name}.ipynb"
-    nbformat.write(nb, str(submission))
-    graded = {e.exercise: e for e in grade.grade_file("student", LESSON, submission, b"secret").exercises}
-    assert graded["getitem.backward"].points == 0 and "np.add.at" in graded["getitem.backward"].result["diagnosis"]
-    assert graded["mean.backward"].points == 0 and "N times too large" in graded["mean.backward"].result["diagnosis"]
-    assert sum(e.points for e in graded.values()) == 17 - 2 - 2
+    assert_autograder_verdicts(LESSON, tmp_path, wrong, {"getitem.backward": "np.add.at", "mean.backward": "N times too large"})
 
 
 def test_in_the_notebook_too_the_exercise_cannot_call_its_own_reference():

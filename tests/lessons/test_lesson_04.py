@@ -17,7 +17,7 @@ from autograd_mini.registry import names, reference_of
 from grader.lessons import lesson_04
 
 from notebook_run import executed
-from lesson_checks import assert_diagnosed, widget_views
+from lesson_checks import assert_autograder_verdicts, assert_diagnosed, widget_views
 
 REPO = Path(__file__).resolve().parents[2]
 LESSON = lesson_04.LESSON
@@ -352,28 +352,8 @@ def test_the_released_notebook_does_not_give_the_predictions_away():
 def test_autograder_gives_full_marks_zero_and_per_exercise_diagnoses(tmp_path):
     """Through the sandboxed pipeline: the solution scores full marks, the release 0, and a submission with two
     typical mistakes loses exactly those two exercises, each with its diagnosis."""
-    from grader.pipeline import grade
-
-    full = grade.grade_file("solution", LESSON, SOLUTION, b"secret")
-    assert full.score == full.max_score == LESSON.max_points, [e.result["diagnosis"] for e in full.exercises]
-
-    empty = grade.grade_file("release", LESSON, RELEASED, b"secret")
-    assert empty.score == 0
-    assert {e.result["mistake"] for e in empty.exercises} == {"not_implemented"}
-
-    nb = nbformat.read(str(SOLUTION), as_version=4)
     wrong = {"log_softmax_backward": inspect.getsource(log_softmax_backward_without_sum).replace(
                  "log_softmax_backward_without_sum", "log_softmax_backward"),
              "bce_forward": inspect.getsource(bce_keras_clip).replace("bce_keras_clip", "bce_forward")}
-    for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in wrong:
-            cell.source = wrong[grade_id]
-    submission = tmp_path / f"{LESSON.name}.ipynb"
-    nbformat.write(nb, str(submission))
-    graded = {e.exercise: e for e in grade.grade_file("student", LESSON, submission, b"secret").exercises}
-    assert graded["log_softmax.backward"].points == 0
-    assert "the sum over the slice" in graded["log_softmax.backward"].result["diagnosis"]
-    assert graded["binary_cross_entropy.forward"].points == 0
-    assert "as Keras does" in graded["binary_cross_entropy.forward"].result["diagnosis"]
-    assert sum(e.points for e in graded.values()) == LESSON.max_points - 2 - 2
+    assert_autograder_verdicts(LESSON, tmp_path, wrong, {"log_softmax.backward": "the sum over the slice",
+                                                  "binary_cross_entropy.forward": "as Keras does"})

@@ -13,12 +13,11 @@ from autograd_mini.registry import reference_of
 from grader.lessons import lesson_05
 
 from notebook_run import executed
-from lesson_checks import assert_diagnosed, widget_views
+from lesson_checks import assert_autograder_verdicts, assert_diagnosed, widget_views
 
 REPO = Path(__file__).resolve().parents[2]
 LESSON = lesson_05.LESSON
 SOLUTION = REPO / "solutions" / f"{LESSON.name}.ipynb"
-RELEASED = REPO / "notebooks" / f"{LESSON.name}.ipynb"
 RULES = [e.id for e in LESSON.exercises if not e.id.startswith("predict.")]
 # The answers the solution notebook gives (computed here by hand, never printed by the notebook)
 RATIO = (math.sqrt(0.01 * 1e-8) + 1e-8) / math.sqrt(0.01 * 1e-8 + 1e-8)
@@ -256,27 +255,8 @@ def test_the_notebook_shows_the_race_once_and_never_a_predictions_answer():
 def test_autograder_gives_full_marks_zero_and_per_exercise_diagnoses(tmp_path):
     """Through the sandboxed pipeline: the solution scores full marks, the release 0, and a submission with two
     typical mistakes loses exactly those two exercises, each with its diagnosis."""
-    from grader.pipeline import grade
-
-    full = grade.grade_file("solution", LESSON, SOLUTION, b"secret")
-    assert full.score == full.max_score == LESSON.max_points, [e.result["diagnosis"] for e in full.exercises]
-
-    empty = grade.grade_file("release", LESSON, RELEASED, b"secret")
-    assert empty.score == 0
-    assert {e.result["mistake"] for e in empty.exercises} == {"not_implemented"}
-
-    nb = nbformat.read(str(SOLUTION), as_version=4)
-    wrong = {"adam_update": inspect.getsource(adam_like) + "\n\n" + inspect.getsource(adam_epsilon_hat).replace(
-                 "adam_epsilon_hat", "adam_update"),
+    adam = inspect.getsource(adam_epsilon_hat).replace("adam_epsilon_hat", "adam_update")
+    wrong = {"adam_update": "import math\n" + inspect.getsource(adam_like) + "\n\n" + adam,
              "first_to_the_valley": "def first_to_the_valley():\n    return 2\n"}
-    for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in wrong:
-            cell.source = "import math\n" + wrong[grade_id]
-    submission = tmp_path / f"{LESSON.name}.ipynb"
-    nbformat.write(nb, str(submission))
-    graded = {e.exercise: e for e in grade.grade_file("student", LESSON, submission, b"secret").exercises}
-    assert graded["optim.adam"].points == 0 and "epsilon hat" in graded["optim.adam"].result["diagnosis"]
-    assert graded["predict.first_to_the_valley"].points == 0
-    assert "not Adam" in graded["predict.first_to_the_valley"].result["diagnosis"]
-    assert sum(e.points for e in graded.values()) == LESSON.max_points - 3 - 1
+    assert_autograder_verdicts(LESSON, tmp_path, wrong,
+                               {"optim.adam": "epsilon hat", "predict.first_to_the_valley": "not Adam"})

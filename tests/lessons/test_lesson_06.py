@@ -17,7 +17,7 @@ from autograd_mini import Tensor, losses, optim
 from grader.lessons import lesson_06
 
 from notebook_run import run_notebook
-from lesson_checks import assert_diagnosed
+from lesson_checks import assert_autograder_verdicts, assert_diagnosed
 
 REPO = Path(__file__).resolve().parents[2]
 LESSON = lesson_06.LESSON
@@ -272,26 +272,7 @@ def test_released_notebook_is_generated_and_fails_only_at_the_stubs():
 def test_autograder_gives_full_marks_zero_and_per_exercise_diagnoses(tmp_path):
     """Through the sandboxed pipeline: the solution scores full marks, the release 0, and a submission with two
     typical mistakes loses exactly those two exercises, each with its diagnosis."""
-    from grader.pipeline import grade
-
-    full = grade.grade_file("solution", LESSON, SOLUTION, b"secret")
-    assert full.score == full.max_score == LESSON.max_points == 9, [e.result["diagnosis"] for e in full.exercises]
-
-    empty = grade.grade_file("release", LESSON, RELEASED, b"secret")
-    assert empty.score == 0
-    assert {e.result["mistake"] for e in empty.exercises} == {"not_implemented"}
-
-    nb = nbformat.read(str(SOLUTION), as_version=4)
     wrong = {"training_step": inspect.getsource(step_forgets_zero_grad).replace("step_forgets_zero_grad",
                                                                                 "training_step"),
              "accuracy": inspect.getsource(accuracy_percent).replace("accuracy_percent", "accuracy")}
-    for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in wrong:
-            cell.source = wrong[grade_id]
-    submission = tmp_path / f"{LESSON.name}.ipynb"
-    nbformat.write(nb, str(submission))
-    graded = {e.exercise: e for e in grade.grade_file("student", LESSON, submission, b"secret").exercises}
-    assert graded["training_step"].points == 0 and "zero_grad" in graded["training_step"].result["diagnosis"]
-    assert graded["accuracy"].points == 0 and "percentage" in graded["accuracy"].result["diagnosis"]
-    assert sum(e.points for e in graded.values()) == 9 - 3 - 1
+    assert_autograder_verdicts(LESSON, tmp_path, wrong, {"training_step": "zero_grad", "accuracy": "percentage"})

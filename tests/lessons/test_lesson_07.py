@@ -17,7 +17,7 @@ from autograd_mini.registry import names, reference_of
 from grader.lessons import lesson_07
 
 from notebook_run import executed
-from lesson_checks import assert_diagnosed, widget_views
+from lesson_checks import assert_autograder_verdicts, assert_diagnosed, widget_views
 
 REPO = Path(__file__).resolve().parents[2]
 LESSON = lesson_07.LESSON
@@ -375,16 +375,6 @@ def test_the_widget_is_shown_once_and_states_its_settings():
 def test_autograder_gives_full_marks_zero_and_per_exercise_diagnoses(tmp_path):
     """Through the sandboxed pipeline: the solution scores full marks, the release 0, and a submission with two
     typical mistakes loses exactly those two exercises, each with its diagnosis."""
-    from grader.pipeline import grade
-
-    full = grade.grade_file("solution", LESSON, SOLUTION, b"secret")
-    assert full.score == full.max_score == LESSON.max_points, [e.result["diagnosis"] for e in full.exercises]
-
-    empty = grade.grade_file("release", LESSON, RELEASED, b"secret")
-    assert empty.score == 0
-    assert {e.result["mistake"] for e in empty.exercises} == {"not_implemented"}
-
-    nb = nbformat.read(str(SOLUTION), as_version=4)
     wrong = {"kaiming_normal": textwrap.dedent('''
                  def kaiming_normal(shape, nonlinearity="relu", rng=None):
                      return np.random.default_rng(rng).normal(0.0, calculate_gain(nonlinearity) / math.sqrt(shape[0]), shape)
@@ -393,15 +383,5 @@ def test_autograder_gives_full_marks_zero_and_per_exercise_diagnoses(tmp_path):
              .replace("_grads(parameters)", "[p.grad for p in parameters if p.grad is not None]")
              .replace("_global_norm(grads)", "math.sqrt(sum(float(np.sum(g * g)) for g in grads))")
              .replace("_global_norm([g])", "math.sqrt(float(np.sum(g * g)))")}
-    for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in wrong:
-            cell.source = wrong[grade_id]
-    submission = tmp_path / f"{LESSON.name}.ipynb"
-    nbformat.write(nb, str(submission))
-    graded = {e.exercise: e for e in grade.grade_file("student", LESSON, submission, b"secret").exercises}
-    assert graded["nn.init.kaiming_normal"].points == 0
-    assert "you divided by fan_out" in graded["nn.init.kaiming_normal"].result["diagnosis"]
-    assert graded["nn.utils.clip_grad_norm"].points == 0
-    assert "*global* norm" in graded["nn.utils.clip_grad_norm"].result["diagnosis"]
-    assert sum(e.points for e in graded.values()) == LESSON.max_points - 2 - 2
+    assert_autograder_verdicts(LESSON, tmp_path, wrong, {"nn.init.kaiming_normal": "you divided by fan_out",
+                                                  "nn.utils.clip_grad_norm": "*global* norm"})
