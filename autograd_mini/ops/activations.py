@@ -13,18 +13,19 @@ class ReLU:
         ### BEGIN SOLUTION
         out = np.maximum(a, 0)
         ### END SOLUTION
-        ctx.save_for_backward(a)
+        ctx.save_for_backward(out)  # the output, as PyTorch: the next layer keeps it anyway, the input may go
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        (a,) = ctx.saved_tensors
+        (out,) = ctx.saved_tensors
         ### BEGIN SOLUTION
-        # The kink at 0 gets slope 0, as in PyTorch and TensorFlow. Not (a > 0): NaN passes the gradient on, as in PyTorch.
-        # The mask in grad's dtype, multiplied in place: numpy multiplies floats by booleans much more slowly.
-        out = (~(a <= 0)).astype(grad.dtype)
-        out *= grad
-        return (out,)
+        # out > 0 exactly where a > 0. The kink at 0 gets slope 0, as in PyTorch and TensorFlow. Not (out > 0): NaN
+        # passes the gradient on, as in PyTorch. The mask in grad's dtype, multiplied in place: numpy multiplies
+        # floats by booleans much more slowly.
+        mask = (~(out <= 0)).astype(grad.dtype)
+        mask *= grad
+        return (mask,)
         ### END SOLUTION
 
 
