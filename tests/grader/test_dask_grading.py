@@ -58,7 +58,9 @@ def test_a_dask_cluster_grades_exactly_as_local_workers_do(tmp_path):
 
 
 def test_a_run_killed_midway_resumes_where_it_stopped(tmp_path):
-    """Kill `grader autograde --scheduler` after its first grade is written; the next run grades only the rest."""
+    """Kill `grader autograde --scheduler` after its first grade is written; the next run grades only the rest.
+    Three submissions each spend the cell timeout in a loop, so at least two of them are still ungraded when the
+    first grade appears, however fast the rest is graded."""
     import os
     import signal
     import subprocess
@@ -70,7 +72,7 @@ def test_a_run_killed_midway_resumes_where_it_stopped(tmp_path):
     for extra in ("dave", "erin", "frank"):
         path = course.submitted / extra / "fx01_basics.ipynb"
         path.parent.mkdir(parents=True)
-        path.write_text(json.dumps(adversarial.load()))
+        path.write_text(json.dumps(adversarial.prepend(adversarial.load(), "relu_impl", "while True:\n    pass\n")))
     cli = [sys.executable, "-m", "grader", "--course-dir", str(course.course_dir), "--source", str(course.source),
            "--specs", str(course.specs), "autograde", "--cell-timeout", "4"]
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
