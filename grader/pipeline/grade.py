@@ -91,14 +91,11 @@ def autograd_mini_dir() -> Path:
 LIBRARIES = Path(tempfile.gettempdir()) / "grader-libraries"
 
 
-def _digest(folder: Path) -> str:
-    files = sorted(folder.rglob("*.py"))
-    return hashlib.sha256(b"".join(str(f.relative_to(folder)).encode() + f.read_bytes() for f in files)).hexdigest()
-
-
 @functools.lru_cache(maxsize=None)
 def _source_digest(folder: Path) -> str:
-    return _digest(folder)[:16]
+    files = sorted(folder.rglob("*.py"))
+    text = b"".join(str(f.relative_to(folder)).encode() + f.read_bytes() for f in files)
+    return hashlib.sha256(text).hexdigest()[:16]
 
 
 def _built_once(key: str, build) -> Path:
@@ -139,14 +136,16 @@ def seed_for(secret: bytes, student: str, lesson: str, sha256: str, exercise: st
 
 @dataclass
 class Job:
-    """What the sandbox runs need, prepared in the grader's process: one run (``job_dirs``) per group of
-    exercises whose sandboxes lack the same references, so that no run can read another's library."""
+    """What the sandbox runs need, prepared in the grader's process: one run (a job dir in ``libraries``, with the
+    one library it may read) per group of exercises whose sandboxes lack the same references, so that no run can
+    read another's library."""
     student: str
     lesson: Lesson
     path: Path
     sha256: str
     cases: dict = field(default_factory=dict)
     job_dirs: dict = field(default_factory=dict)  # exercise id -> its run's job dir
+    libraries: dict = field(default_factory=dict)  # job dir -> the stripped library its run may read
     problem: str = ""
     run_info: dict = field(default_factory=dict)
 
@@ -163,11 +162,13 @@ def prepare(student: str, lesson: Lesson, path: Path, secret: bytes, limits: lau
     for e in lesson.exercises:
         groups.setdefault(tuple(removed_in_sandbox(lessons_dir, e)), []).append(e)
     for removed, exercises in groups.items():
+        library = stripped_library(removed)
         job_dir = launch.new_job_dir()
+        job.libraries[job_dir] = library
         work = job_dir / "work"
         save_cases(str(work), {e.id: job.cases[e.id] for e in exercises})
         (work / "job.json").write_text(json.dumps({
-            "lib": str(stripped_library(removed)),
+            "lib": str(library),
             "setup": lesson.setup, "cell_timeout": limits.cell_timeout, "call_timeout": limits.call_timeout,
             "exercises": [{"id": e.id, "function": e.function, "call": e.call,
                            "cells": [c for c in cells if c[0] == e.solution_cell]} for e in exercises]}))
@@ -178,8 +179,7 @@ def prepare(student: str, lesson: Lesson, path: Path, secret: bytes, limits: lau
 def execute(job: Job, limits: launch.Limits, slot: int = 0) -> Job:
     """Run the student's side in the sandbox, one run per group (safe to call from worker threads)."""
     harness = harness_folder()
-    for job_dir in dict.fromkeys(job.job_dirs.values()):
-        library = json.loads((job_dir / "work" / "job.json").read_text())["lib"]
+    for job_dir, library in job.libraries.items():
         info = launch.run(job_dir, limits, harness / "harness" / "runner.py", slot, read_only=(library, harness))
         job.run_info["timed_out"] = job.run_info.get("timed_out") or info.get("timed_out")
     return job
@@ -209,7 +209,7 @@ def judge(job: Job) -> SubmissionGrade:
 
 
 def cleanup(job: Job) -> None:
-    for job_dir in set(job.job_dirs.values()):
+    for job_dir in job.libraries:
         launch.remove_job_dir(job_dir)
 
 
