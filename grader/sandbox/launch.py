@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grader
+from grader.sandbox.enter import MS_NODEV, MS_NOSUID, SANDBOX_ENV, _mount, limit
 
 GRADER_PKG = Path(grader.__file__).resolve().parent
 BASE_UID = 64000  # one unprivileged uid per parallel slot, so jobs cannot read each other's files
@@ -69,8 +70,6 @@ def new_job_dir() -> Path:
     work = job_dir / "work"
     work.mkdir()
     if isolation_available():
-        from grader.sandbox.enter import MS_NODEV, MS_NOSUID, _mount
-
         try:
             _mount("tmpfs", str(work), "tmpfs", MS_NOSUID | MS_NODEV, f"size={WORK_MB}m,mode=755")
         except OSError:
@@ -211,10 +210,6 @@ def run(job_dir: Path, limits: Limits, program: Path, slot: int = 0, read_only: 
         return _run(job_dir, limits, program, uid, read_only)
 
 
-ZYGOTE_ENV = {"PATH": "/usr/bin:/bin", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-              "LANG": "C.UTF-8"}  # set before the zygote imports numpy: its thread pools are sized then
-
-
 class ZygoteLost(RuntimeError):
     pass
 
@@ -223,8 +218,9 @@ class _Zygote:
     """This thread's fork server (zygote.py): started on first use, replaced if it dies."""
 
     def __init__(self):
+        # the sandbox's environment from the start: numpy sizes its thread pools when the zygote imports it
         self.proc = subprocess.Popen([sys.executable, "-s", "-E", "-m", "grader.sandbox.zygote"],
-                                     cwd=GRADER_PKG.parent, env=ZYGOTE_ENV, stdin=subprocess.PIPE,
+                                     cwd=GRADER_PKG.parent, env=SANDBOX_ENV, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, start_new_session=True)
 
     def run(self, request: dict) -> dict:
@@ -309,14 +305,11 @@ def _run(job_dir: Path, limits: Limits, program: Path, uid: int | None, read_onl
             if group is not None:
                 peak_mb = _remove_cgroup(group)
     else:  # not root: still a separate process with limits and the import blocker, but no chroot
-        env = {"PATH": "/usr/bin:/bin", "HOME": str(work), "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
-               "MPLBACKEND": "Agg"}
-
         def preexec():
-            from grader.sandbox.enter import limit
             limit(limits.memory_mb, cpu)
         with open(job_dir / "stderr.txt", "wb") as err:
-            proc = subprocess.Popen([sys.executable, "-s", "-E", str(program), str(work)], cwd=work, env=env,
+            proc = subprocess.Popen([sys.executable, "-s", "-E", str(program), str(work)], cwd=work,
+                                    env={**SANDBOX_ENV, "HOME": str(work)},
                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
                                     preexec_fn=preexec, start_new_session=True)
             try:
