@@ -31,7 +31,7 @@ class Optimizer:
                 grad = p._grad  # the attributes, not the properties: this loop runs every training step
                 if grad is not None:
                     rule(p._data, grad, state[id(p)], **hyper)  # updates p.data in place
-                    p._version_counter[0] += 1  # so a graph that saved p refuses to backward with the new values
+                    p._bump_version()  # so a graph that saved p refuses to backward with the new values
 
     @recorded
     def zero_grad(self) -> None:
