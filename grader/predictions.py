@@ -32,6 +32,14 @@ def prediction(exercise_id: str, function: str, truth: Callable[[Case], float], 
                     what="prediction", rtol=rtol, atol=0.0, transform=_placed(truth, mistakes, rtol, advice))
 
 
+def number_prediction(exercise_id: str, truth: Callable[[], float], oracles: Sequence[Oracle], answers: dict,
+                      advice: str) -> Exercise:
+    """A question whose student function has the exercise's name and whose measured value ``truth()`` needs no
+    case; ``answers``: known wrong answers, {value: what reasoning gives it}."""
+    return prediction(exercise_id, exercise_id, lambda case: truth(), oracles,
+                      mistakes=known_answers(exercise_id, answers), advice=advice)
+
+
 def known_answers(exercise_id: str, answers: dict) -> list[Mistake]:
     """Mistakes for wrong answers known by value: {value: what reasoning gives it (not the right value)}."""
     key = re.sub(r"[^a-z0-9]+", "_", exercise_id.lower()).strip("_")

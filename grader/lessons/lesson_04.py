@@ -19,7 +19,7 @@ from grader.checks.core import Oracle
 from grader.checks.diagnose import Mistake
 from grader.harness.case import Case
 from grader.lesson import Exercise, Lesson
-from grader.predictions import known_answers, oracle_number, prediction
+from grader.predictions import number_prediction, oracle_number
 from grader.lessons.lesson_03 import _tf_vjp, _torch_vjp, op_case, reference_backward
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -245,11 +245,6 @@ def _tf_bce_pytorch_rule(tf):
     p, t = tf.constant([0.0], tf.float64), tf.constant([1.0], tf.float64)
     log_p, log_1mp = tf.maximum(tf.math.log(p), -100.0), tf.maximum(tf.math.log1p(-p), -100.0)
     return tf.reduce_mean(-(t * log_p + (1 - t) * log_1mp)).numpy()
-
-
-def _predict(exercise_id, truth, oracles, answers, advice):
-    return prediction(exercise_id, exercise_id, lambda case: truth(), oracles,
-                      mistakes=known_answers(exercise_id, answers), advice=advice)
 
 
 # ---- logsumexp, log_softmax: ops on numpy arrays -------------------------------------------------------------------
@@ -624,14 +619,15 @@ LESSON = Lesson("04_losses", setup=SETUP, exercises=[
     _loss_exercise("mse_loss", 1, regression_cases(), "mse_loss", "MeanSquaredError", MSE_MISTAKES),
     Exercise("mse_backward", "mse_backward", 2, mse_backward_cases, "plain", _mse_grad_oracles(),
              MSE_BACKWARD_MISTAKES, what="gradient"),
-    _predict("predict_broadcast_terms", _broadcast_terms,
-             oracle_number(_torch_terms, lambda tf: tf.size(tf.zeros((4, 1), tf.float64) - tf.zeros(4, tf.float64)).numpy(),
-                            "PyTorch (F.mse_loss(..., reduction='none').numel(), broadcasting as it warns)",
-                            "TensorFlow (tf.size of the broadcast difference)"),
-             {4.0: "that is the count if the two shapes matched. Write both shapes right-aligned, as numpy does, and "
-                   "stretch every size-1 axis", 1.0: "that is how many numbers mean() returns, not how many it "
-                   "averages"},
-             "write both shapes right-aligned, as numpy does, and stretch every size-1 axis"),
+    number_prediction(
+        "predict_broadcast_terms", _broadcast_terms,
+        oracle_number(_torch_terms, lambda tf: tf.size(tf.zeros((4, 1), tf.float64) - tf.zeros(4, tf.float64)).numpy(),
+                      "PyTorch (F.mse_loss(..., reduction='none').numel(), broadcasting as it warns)",
+                      "TensorFlow (tf.size of the broadcast difference)"),
+        {4.0: "that is the count if the two shapes matched. Write both shapes right-aligned, as numpy does, and "
+              "stretch every size-1 axis", 1.0: "that is how many numbers mean() returns, not how many it "
+              "averages"},
+        "write both shapes right-aligned, as numpy does, and stretch every size-1 axis"),
     _loss_exercise("l1_loss", 1, regression_cases("l1"), "l1_loss", "MeanAbsoluteError", L1_MISTAKES),
     _loss_exercise("huber_loss", 2, regression_cases("huber"), "huber_loss", "Huber", HUBER_MISTAKES),
     _op("logsumexp", "forward", "logsumexp_forward", 2, logsumexp_cases, "op_forward_logsumexp", LOGSUMEXP_ORACLES,
@@ -644,23 +640,25 @@ LESSON = Lesson("04_losses", setup=SETUP, exercises=[
         CROSS_ENTROPY_ORACLES, CROSS_ENTROPY_MISTAKES),
     _op("cross_entropy", "backward", "cross_entropy_backward", 2, cross_entropy_backward_cases, "op_backward",
         CROSS_ENTROPY_BACKWARD_ORACLES, CROSS_ENTROPY_BACKWARD_MISTAKES),
-    _predict("predict_ce_gradient", _ce_gradient,
-             oracle_number(_torch_ce_gradient, _tf_ce_gradient, "PyTorch (F.cross_entropy, mean; autograd)",
-                            "TensorFlow (sparse_softmax_cross_entropy_with_logits, reduce_mean; GradientTape)"),
-             {-0.75: "you forgot that reduction='mean' divides by the number of rows",
-              0.125: "the target class also gets the -1 of the one-hot vector",
-              -0.1875: "the mean divides by the number of rows N, not by N * C"},
-             "the gradient of the mean cross-entropy is (softmax - one_hot) / N"),
+    number_prediction(
+        "predict_ce_gradient", _ce_gradient,
+        oracle_number(_torch_ce_gradient, _tf_ce_gradient, "PyTorch (F.cross_entropy, mean; autograd)",
+                      "TensorFlow (sparse_softmax_cross_entropy_with_logits, reduce_mean; GradientTape)"),
+        {-0.75: "you forgot that reduction='mean' divides by the number of rows",
+         0.125: "the target class also gets the -1 of the one-hot vector",
+         -0.1875: "the mean divides by the number of rows N, not by N * C"},
+        "the gradient of the mean cross-entropy is (softmax - one_hot) / N"),
     _op("binary_cross_entropy_with_logits", "forward", "bce_with_logits_forward", 2, bce_logits_cases,
         "op_forward_binary_cross_entropy_with_logits", BCE_LOGITS_ORACLES, BCE_LOGITS_MISTAKES),
     _op("binary_cross_entropy_with_logits", "backward", "bce_with_logits_backward", 1, bce_logits_backward_cases,
         "op_backward", BCE_LOGITS_BACKWARD_ORACLES, BCE_LOGITS_BACKWARD_MISTAKES, needs=("unbroadcast",)),
     _op("binary_cross_entropy", "forward", "bce_forward", 2, bce_cases, "op_forward", BCE_ORACLES, BCE_MISTAKES),
-    _predict("predict_bce_at_zero", _bce_at_zero,
-             oracle_number(_torch_bce, _tf_bce_pytorch_rule, "PyTorch (F.binary_cross_entropy)",
-                            "TensorFlow (PyTorch's clamping rule written in tf ops)"),
-             {16.118095650958319: "that is Keras' answer (it clips p to [1e-7, 1 - 1e-7]); PyTorch does something "
-                                  "else at p = 0", float("inf"): "PyTorch's loss stays finite at p = 0"},
-             "read again what PyTorch does to log(p) when p = 0"),
+    number_prediction(
+        "predict_bce_at_zero", _bce_at_zero,
+        oracle_number(_torch_bce, _tf_bce_pytorch_rule, "PyTorch (F.binary_cross_entropy)",
+                      "TensorFlow (PyTorch's clamping rule written in tf ops)"),
+        {16.118095650958319: "that is Keras' answer (it clips p to [1e-7, 1 - 1e-7]); PyTorch does something "
+                             "else at p = 0", float("inf"): "PyTorch's loss stays finite at p = 0"},
+        "read again what PyTorch does to log(p) when p = 0"),
 ])
 check, grade = LESSON.check, LESSON.grade

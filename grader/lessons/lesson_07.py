@@ -31,7 +31,7 @@ from grader.checks.diagnose import Mistake
 from grader.harness.case import Case
 from grader.harness.outcome import Failure
 from grader.lesson import Exercise, Lesson
-from grader.predictions import known_answers, oracle_number, prediction
+from grader.predictions import number_prediction, oracle_number
 
 MOMENT_VALUES = 200_000  # values a moment case draws, over several calls
 MOMENT_RTOL = 0.02
@@ -498,11 +498,6 @@ def _tf_chain(tf):
     return tape.gradient(out, a0).numpy()
 
 
-def _predict(exercise_id, truth, oracles, answers, advice):
-    return prediction(exercise_id, exercise_id, lambda case: truth(), oracles,
-                      mistakes=known_answers(exercise_id, answers), advice=advice)
-
-
 # ---- the lesson ---------------------------------------------------------------------------------------------------
 
 SETUP = """
@@ -520,32 +515,34 @@ LESSON = Lesson("07_gradient_pathologies", setup=SETUP, exercises=[
     Exercise("nn.init.kaiming_normal", "kaiming_normal", 2, init_cases(_kaiming_settings), "initializer_draws",
              KAIMING_ORACLES, KAIMING_MISTAKES, also_strip=STAND_INS, what="draws' statistics",
              transform=outputs_of("normal", "kaiming_normal"), rtol=1e-10, atol=0.0),
-    _predict("predict_he_std", _he_std,
-             oracle_number(_torch_he_std, _tf_he_std, "PyTorch (kaiming_normal_(w (256, 512), nonlinearity='relu'): "
-                            "its draw over torch's standard normal stream)",
-                            "TensorFlow (keras VarianceScaling(2.0, 'fan_in', 'untruncated_normal') on the (512, 256) "
-                            "kernel, over Keras' standard normal stream)"),
-             {math.sqrt(1 / 512): "the gain of ReLU is missing",
-              math.sqrt(2 / 256): "a Linear(512, 256) weight has shape (256, 512); which of the two numbers does each "
-                                  "output add up?",
-              2 / 512: "that is the variance; the question asks for the standard deviation",
-              math.sqrt(6 / 512): "that is the bound of the *uniform* He initialiser",
-              math.sqrt(2 / 768): "that is Glorot's std (both fans); He uses one"},
-             "He's std is gain / sqrt(fan_in); which gain, which fan?"),
+    number_prediction(
+        "predict_he_std", _he_std,
+        oracle_number(_torch_he_std, _tf_he_std, "PyTorch (kaiming_normal_(w (256, 512), nonlinearity='relu'): "
+                      "its draw over torch's standard normal stream)",
+                      "TensorFlow (keras VarianceScaling(2.0, 'fan_in', 'untruncated_normal') on the (512, 256) "
+                      "kernel, over Keras' standard normal stream)"),
+        {math.sqrt(1 / 512): "the gain of ReLU is missing",
+         math.sqrt(2 / 256): "a Linear(512, 256) weight has shape (256, 512); which of the two numbers does each "
+                             "output add up?",
+         2 / 512: "that is the variance; the question asks for the standard deviation",
+         math.sqrt(6 / 512): "that is the bound of the *uniform* He initialiser",
+         math.sqrt(2 / 768): "that is Glorot's std (both fans); He uses one"},
+        "He's std is gain / sqrt(fan_in); which gain, which fan?"),
     Exercise("nn.utils.clip_grad_norm", "clip_grad_norm", 2, clip_cases, "clip_grads", CLIP_ORACLES, CLIP_MISTAKES,
              what="norm and gradients"),
     Exercise("nn.utils.count_dead_relus", "count_dead_relus", 1, dead_cases, "plain", DEAD_ORACLES, DEAD_MISTAKES,
              what="count"),
-    _predict("predict_sigmoid_chain", _chain_gradient,
-             oracle_number(_torch_chain, _tf_chain, "PyTorch (the chain with torch.sigmoid; autograd)",
-                            "TensorFlow (the chain with tf.sigmoid; GradientTape)"),
-             {SIGMOID_W ** SIGMOID_LAYERS: "sigmoid's own derivative is missing from your product",
-              0.25 ** SIGMOID_LAYERS: "the weight w multiplies the gradient at every layer too",
-              (SIGMOID_W * 0.5) ** SIGMOID_LAYERS: "sigmoid(0) = 0.5 is the value; the chain rule needs the "
-                                                   "derivative at 0",
-              SIGMOID_W * 0.25: "that is one layer's factor; there are ten layers",
-              SIGMOID_W * 0.25 * SIGMOID_LAYERS: "the chain rule multiplies the layers' factors, it does not add "
-                                                 "them"},
-             "each layer multiplies the gradient by w times sigmoid's derivative at its pre-activation"),
+    number_prediction(
+        "predict_sigmoid_chain", _chain_gradient,
+        oracle_number(_torch_chain, _tf_chain, "PyTorch (the chain with torch.sigmoid; autograd)",
+                      "TensorFlow (the chain with tf.sigmoid; GradientTape)"),
+        {SIGMOID_W ** SIGMOID_LAYERS: "sigmoid's own derivative is missing from your product",
+         0.25 ** SIGMOID_LAYERS: "the weight w multiplies the gradient at every layer too",
+         (SIGMOID_W * 0.5) ** SIGMOID_LAYERS: "sigmoid(0) = 0.5 is the value; the chain rule needs the "
+                                              "derivative at 0",
+         SIGMOID_W * 0.25: "that is one layer's factor; there are ten layers",
+         SIGMOID_W * 0.25 * SIGMOID_LAYERS: "the chain rule multiplies the layers' factors, it does not add "
+                                            "them"},
+        "each layer multiplies the gradient by w times sigmoid's derivative at its pre-activation"),
 ])
 check, grade = LESSON.check, LESSON.grade

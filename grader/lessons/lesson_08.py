@@ -18,7 +18,7 @@ from grader.harness.calls.lesson_08 import checkpoint_segment
 from grader.harness.case import Case
 from grader.lesson import Exercise, Lesson
 from grader.lessons.lesson_03 import _tf_vjp, _torch_vjp, op_case, reference_backward
-from grader.predictions import known_answers, oracle_number, prediction
+from grader.predictions import number_prediction, oracle_number
 
 # ---- the fused linear op ------------------------------------------------------------------------------------------
 
@@ -236,11 +236,6 @@ def _tf_forwards(tf):
     return len(calls)
 
 
-def _predict(exercise_id, truth, oracles, answers, advice):
-    return prediction(exercise_id, exercise_id, lambda case: truth(), oracles,
-                      mistakes=known_answers(exercise_id, answers), advice=advice)
-
-
 # ---- the lesson ---------------------------------------------------------------------------------------------------
 
 SETUP = """
@@ -252,24 +247,26 @@ SEGMENT_NEEDS = ("linear", "fused_linear.forward", "fused_linear.backward", "tan
                  "relu.forward", "relu.backward", "engine.backward", "engine.topological_order")
 
 LESSON = Lesson("08_efficiency", setup=SETUP, exercises=[
-    _predict("predict_jacobian_passes", _jacobian_passes,
-             oracle_number(_torch_passes, _tf_passes, "PyTorch (torch.func.jacrev: the Jacobian's rows)",
-                            "TensorFlow (GradientTape.jacobian)"),
-             {float(JACOBIAN_INPUTS): "that many passes would compute the Jacobian one column at a time: is that the "
-                                      "cheaper direction here?",
-              float(JACOBIAN_INPUTS * JACOBIAN_OUTPUTS): "one pass gives a whole row or a whole column, not one entry"},
-             "one pass of forward mode gives one column of the Jacobian, one pass of reverse mode one row"),
+    number_prediction(
+        "predict_jacobian_passes", _jacobian_passes,
+        oracle_number(_torch_passes, _tf_passes, "PyTorch (torch.func.jacrev: the Jacobian's rows)",
+                      "TensorFlow (GradientTape.jacobian)"),
+        {float(JACOBIAN_INPUTS): "that many passes would compute the Jacobian one column at a time: is that the "
+                                 "cheaper direction here?",
+         float(JACOBIAN_INPUTS * JACOBIAN_OUTPUTS): "one pass gives a whole row or a whole column, not one entry"},
+        "one pass of forward mode gives one column of the Jacobian, one pass of reverse mode one row"),
     Exercise("fused_linear.forward", "fused_linear_forward", 1, fused_linear_cases, "op_forward", FUSED_LINEAR_ORACLES,
              FUSED_LINEAR_MISTAKES),
     Exercise("fused_linear.backward", "fused_linear_backward", 2, fused_linear_backward_cases, "op_backward",
              FUSED_LINEAR_BACKWARD_ORACLES, FUSED_LINEAR_BACKWARD_MISTAKES, what="gradient"),
     Exercise("checkpoint.backward", "checkpoint_backward", 3, checkpoint_cases, "checkpoint_backward",
              CHECKPOINT_ORACLES, CHECKPOINT_MISTAKES, needs=SEGMENT_NEEDS, what="gradient"),
-    _predict("predict_checkpoint_forwards", _layer_forwards,
-             oracle_number(_torch_forwards, _tf_forwards, "PyTorch (torch.utils.checkpoint, layer calls counted)",
-                            "TensorFlow (tf.recompute_grad, layer calls counted)"),
-             {float(LAYERS): "that is the count without checkpointing: what runs again during backward?",
-              float(LAYERS + SEGMENT_LENGTH): "every checkpointed segment runs again, not only one"},
-             "count the forward pass, then what backward runs again, segment by segment"),
+    number_prediction(
+        "predict_checkpoint_forwards", _layer_forwards,
+        oracle_number(_torch_forwards, _tf_forwards, "PyTorch (torch.utils.checkpoint, layer calls counted)",
+                      "TensorFlow (tf.recompute_grad, layer calls counted)"),
+        {float(LAYERS): "that is the count without checkpointing: what runs again during backward?",
+         float(LAYERS + SEGMENT_LENGTH): "every checkpointed segment runs again, not only one"},
+        "count the forward pass, then what backward runs again, segment by segment"),
 ])
 check, grade = LESSON.check, LESSON.grade

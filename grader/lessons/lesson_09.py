@@ -19,7 +19,7 @@ from grader.harness.case import Case
 from grader.harness.outcome import Failure
 from grader.lesson import Exercise, Lesson
 from grader.lessons.lesson_03 import _tf_vjp, _torch_vjp, op_case, reference_backward
-from grader.predictions import known_answers, oracle_number, prediction
+from grader.predictions import number_prediction, oracle_number
 
 ACCURACY_THRESHOLD = 0.95  # the capstone's digits classifier must beat this on the validation set (notebook)
 AGREEMENT_STEPS, AGREEMENT_TOLERANCE = 20, 1e-8  # the three loss curves' first steps agree to this (notebook)
@@ -367,11 +367,11 @@ LESSON = Lesson("09_capstone", setup=SETUP, exercises=[
     Exercise("gelu.forward", "gelu_forward", 2, gelu_cases, "op_forward", GELU_ORACLES, GELU_MISTAKES),
     Exercise("gelu.backward", "gelu_backward", 3, gelu_backward_cases, "op_backward", GELU_BACKWARD_ORACLES,
              GELU_BACKWARD_MISTAKES, what="gradient"),
-    prediction("predict_gelu_slope", "predict_gelu_slope", lambda case: _slope_at_zero(),
-               oracle_number(_torch_slope, _tf_slope, "PyTorch (F.gelu, autograd at 0)",
-                             "TensorFlow (GELU through erfc, GradientTape at 0)"),
-               mistakes=known_answers("predict_gelu_slope", SLOPE_ADVICE),
-               advice="write GELU as a * Phi(a) and use the product rule; Phi(0) = 1/2"),
+    number_prediction(
+        "predict_gelu_slope", _slope_at_zero,
+        oracle_number(_torch_slope, _tf_slope, "PyTorch (F.gelu, autograd at 0)",
+                      "TensorFlow (GELU through erfc, GradientTape at 0)"),
+        SLOPE_ADVICE, "write GELU as a * Phi(a) and use the product rule; Phi(0) = 1/2"),
     Exercise("faq_wrong_statements", "faq_wrong_statements", 2, faq_cases, "statement_indices", FAQ_ORACLES,
              FAQ_MISTAKES, transform=faq_transform, rtol=0.0, atol=0.0, what="answer"),
 ])
