@@ -143,15 +143,21 @@ class PageLog:
 
 @pytest.fixture
 def new_page(browser, request, artifacts):
-    """Factory: ``new_page(server)`` -> (page, PageLog) with JupyterLab already loaded at /lab."""
+    """Factory: ``new_page(server)`` -> (page, PageLog) with JupyterLab already loaded at /lab;
+    ``new_page(server, notebook="dir/x.ipynb")`` opens that notebook, in a fresh workspace too."""
     contexts = []
 
     servers = []
 
-    def make(server: LabServer, path: str | None = None, wait_for: str | None = "#jp-main-dock-panel"):
+    def make(server: LabServer, path: str | None = None, wait_for: str | None = "#jp-main-dock-panel",
+             notebook: str | None = None):
         servers.append(server)
-        # a workspace of its own: nothing an earlier test opened is restored (no stray kernels)
-        path = path or f"lab/workspaces/e2e-{secrets.token_hex(4)}"
+        # A workspace of its own: nothing an earlier test opened is restored. The default workspace would
+        # reopen every notebook earlier tests opened, each starting a kernel (seven at once by the last test).
+        workspace = f"lab/workspaces/e2e-{secrets.token_hex(4)}"
+        if notebook is not None:
+            path = f"{workspace}/tree/{notebook}"
+        path = path or workspace
         context = browser.new_context(viewport=VIEWPORT)
         contexts.append(context)
         page = context.new_page()

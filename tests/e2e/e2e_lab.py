@@ -56,6 +56,12 @@ def wait_kernel_ready(server, name: str, timeout: float = KERNEL_START / 1000) -
     raise AssertionError(f"the kernel of {name} is not ready after {timeout:.0f}s (state {state!r})")
 
 
+def assert_only_session(server, name: str) -> None:
+    """Only ``name`` has a kernel: the page restored no earlier test's notebooks (each would start a kernel)."""
+    paths = sorted(session.get("path", "") for session in server.api("api/sessions"))
+    assert [Path(p).name for p in paths] == [name], f"kernels running for {paths}, expected only {name}"
+
+
 def notebook_panel(page: Page) -> Locator:
     return page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)").last
 

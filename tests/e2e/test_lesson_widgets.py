@@ -55,10 +55,11 @@ def test_lesson_widget_renders_and_redraws_for_its_slider(name, student_lab, new
     folder = student_lab.root / "widgets"
     folder.mkdir(exist_ok=True)
     (folder / f"{name}.ipynb").write_text(json.dumps(notebook(WIDGETS[name])))
-    page, log = new_page(student_lab, f"lab/tree/widgets/{name}.ipynb")
+    page, log = new_page(student_lab, notebook=f"widgets/{name}.ipynb")
     lab.wait_for_lab(page)
     lab.notebook_panel(page).locator(".jp-Cell").first.wait_for()
     lab.wait_kernel_ready(student_lab, f"{name}.ipynb")
+    lab.assert_only_session(student_lab, f"{name}.ipynb")
     lab.wait_kernel_idle(page)
     lab.run_all(page, code_cells=1)
     view = lab.cell(page, 0).locator(".jp-OutputArea")

@@ -46,10 +46,11 @@ SLIDER_NB = {
 def test_slider_redraws_matplotlib_output(student_lab, new_page, shot):
     (student_lab.root / "smoke").mkdir(exist_ok=True)
     (student_lab.root / "smoke" / "slider.ipynb").write_text(json.dumps(SLIDER_NB))
-    page, log = new_page(student_lab, "lab/tree/smoke/slider.ipynb")
+    page, log = new_page(student_lab, notebook="smoke/slider.ipynb")
     lab.wait_for_lab(page)
     lab.notebook_panel(page).locator(".jp-Cell").first.wait_for()
     lab.wait_kernel_ready(student_lab, "slider.ipynb")
+    lab.assert_only_session(student_lab, "slider.ipynb")
     lab.wait_kernel_idle(page)
     lab.run_all(page, code_cells=1, timeout=60_000)
     view = lab.cell(page, 0).locator(".jp-OutputArea")
