@@ -86,17 +86,39 @@ def checkpoint(function: Callable, *inputs) -> Tensor:
     return out
 
 
-def checkpoint_sequential(layers, segments: int, x) -> Tensor:
-    """``layers`` applied in order to ``x``, cut into ``segments`` checkpointed runs of (about) equal length,
-    like ``torch.utils.checkpoint.checkpoint_sequential``; the last segment is not checkpointed (its backward
-    comes first, so its activations are needed at once)."""
+def checkpoint_sequential(layers, segments: int, x, lengths: str = "equal") -> Tensor:
+    """``layers`` applied in order to ``x``, cut into ``segments`` checkpointed runs, like
+    ``torch.utils.checkpoint.checkpoint_sequential``; the last segment is not checkpointed (its backward comes
+    first, so its activations are needed at once).
+
+    ``lengths="equal"`` gives the segments the same number of layers, give or take one (PyTorch gives each
+    ``len(layers) // segments`` and the rest to the last one). With
+    ``lengths="decreasing"`` the k-th of s segments gets a share proportional to s - k + 1: backward runs the
+    segments again from the last to the first, and by the time it reaches an early one the later segments' memory
+    is free, so the early segments can be longer. For the same compute, the tape keeps less, both after the forward
+    pass and at its peak during backward."""
     if not 1 <= segments <= len(layers):
         raise ValueError(f"checkpoint_sequential: segments must be between 1 and {len(layers)} layers, got {segments}")
-    bounds = np.linspace(0, len(layers), segments + 1).round().astype(int)
-    for k, (start, stop) in enumerate(zip(bounds[:-1], bounds[1:])):
+    for k, (start, stop) in enumerate(zip(*segment_bounds(len(layers), segments, lengths))):
         run = _run(layers[start:stop])
         x = run(x) if k == segments - 1 else checkpoint(run, x)
     return x
+
+
+def segment_bounds(layers: int, segments: int, lengths: str = "equal") -> tuple[list[int], list[int]]:
+    """(starts, stops) of ``segments`` segments of ``layers`` layers, as ``checkpoint_sequential`` cuts them."""
+    if lengths == "equal":
+        shares = np.ones(segments)
+    elif lengths == "decreasing":
+        shares = np.arange(segments, 0, -1.0)
+    else:
+        raise ValueError(f"checkpoint_sequential: lengths must be 'equal' or 'decreasing', got {lengths!r}")
+    bounds = np.concatenate([[0], np.cumsum(shares) / shares.sum() * layers]).round().astype(int)
+    # at least one layer each: a rounded bound may not catch up with the one before it
+    bounds = [min(max(int(b), k), layers - segments + k) for k, b in enumerate(bounds)]
+    for k in range(1, segments + 1):
+        bounds[k] = max(bounds[k], bounds[k - 1] + 1)
+    return bounds[:-1], bounds[1:]
 
 
 def _run(layers):

@@ -18,6 +18,7 @@ class Context:
     """Scratch space an op's forward leaves for its backward."""
 
     retain_graph = False  # set for the duration of backward(retain_graph=True): keep saved_tensors
+    observer = None  # memory.tape_peak: called with each context that saves, to follow the tape's size
 
     def __init__(self, needs_input_grad: tuple[bool, ...] = ()):
         self.needs_input_grad = needs_input_grad
@@ -25,6 +26,8 @@ class Context:
 
     def save_for_backward(self, *arrays) -> None:
         self.saved_tensors = arrays
+        if Context.observer is not None:
+            Context.observer(self)
 
 
 def op(name: str) -> Callable[[type], type]:

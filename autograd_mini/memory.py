@@ -1,9 +1,14 @@
 """What the tape costs in memory: the arrays the ops of a graph saved for backward, counted."""
 from __future__ import annotations
 
+import weakref
+from contextlib import contextmanager
+
 import numpy as np
 
+from .function import Context
 from .registry import reference
+from .tensor import is_grad_enabled
 
 
 def buffer_of(array: np.ndarray) -> np.ndarray:
@@ -35,3 +40,47 @@ def saved_bytes(root) -> int:
         stack.extend(node.parents)
     return sum(size for key, size in kept.items() if key not in leaf_buffers)
     ### END SOLUTION
+
+
+class TapePeak:
+    """What ``tape_peak`` found: ``bytes``, the most the tape kept at any moment of the block."""
+
+    def __init__(self, leaves):
+        self.bytes = 0
+        self._leaf_buffers = {id(buffer_of(t.data)) for t in leaves}
+        self._contexts = weakref.WeakSet()
+
+    def _saved(self, ctx) -> None:
+        if not is_grad_enabled():  # a context saved without grad mode is dropped with its op's result
+            return
+        self._contexts.add(ctx)
+        self.bytes = max(self.bytes, self.kept())
+
+    def kept(self) -> int:
+        """The bytes the live contexts keep now, counted once per buffer, without the leaves'."""
+        kept = {}
+        for ctx in list(self._contexts):
+            # a context whose op needs no gradient is not part of any graph (its result is a constant)
+            if ctx.saved_tensors and True in ctx.needs_input_grad:
+                for array in ctx.saved_tensors:
+                    if isinstance(array, np.ndarray):
+                        owner = buffer_of(array)
+                        if id(owner) not in self._leaf_buffers:
+                            kept[id(owner)] = owner.nbytes
+        return sum(kept.values())
+
+
+@contextmanager
+def tape_peak(*leaves):
+    """Follow the tape through the block — typically a forward pass and its backward — and report the most bytes it
+    kept at once in ``.bytes``, including what checkpointed segments keep while backward runs them again (which
+    ``saved_bytes`` after the forward pass cannot see). Arrays of ``leaves`` (the parameters, the input) are not
+    counted: they exist anyway. The tape only grows when an op saves, so it is measured then."""
+    peak = TapePeak(leaves)
+    if Context.observer is not None:
+        raise RuntimeError("tape_peak blocks cannot be nested")
+    Context.observer = peak._saved
+    try:
+        yield peak
+    finally:
+        Context.observer = None

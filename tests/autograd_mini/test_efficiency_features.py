@@ -10,6 +10,7 @@ import pytest
 
 import autograd_mini as am
 from autograd_mini import Tensor, nn, optim
+from autograd_mini.checkpointing import segment_bounds
 from autograd_mini.memory import saved_bytes
 
 
@@ -181,6 +182,117 @@ def test_checkpointing_a_deep_mlp_keeps_only_the_segment_inputs_and_the_last_seg
     activation = x.data.nbytes
     assert saved_bytes(plain) - saved_bytes(kept) == (31 - 10) * activation
     np.testing.assert_array_equal(plain.data, kept.data)
+
+
+@pytest.mark.parametrize("lengths", ["equal", "decreasing"])
+def test_checkpoint_sequential_cuts_where_segment_bounds_says_with_gradients_of_pytorch_and_tensorflow(
+        oracles, close, lengths):
+    """10 tanh layers in 4 segments (equal: 2, 3, 3, 2 layers; decreasing: 4, 3, 2, 1); PyTorch and TensorFlow
+    checkpoint the same segments, the last not checkpointed."""
+    torch, tf = oracles.torch, oracles.tf
+    g = rng(12)
+    weights = layer_weights(10, 5, g)
+    x, up = g.standard_normal((3, 5)), g.standard_normal((3, 5))
+    starts, stops = segment_bounds(10, 4, lengths)
+    assert [b - a for a, b in zip(starts, stops)] == {"equal": [2, 3, 3, 2], "decreasing": [4, 3, 2, 1]}[lengths]
+
+    params = [Tensor(a, requires_grad=True) for pair in weights for a in pair]
+    xt = Tensor(x, requires_grad=True)
+    layers = [lambda h, k=k: am.functional.linear(h, params[2 * k], params[2 * k + 1]).tanh() for k in range(10)]
+    out = am.checkpoint_sequential(layers, 4, xt, lengths)
+    assert [n.op for n in am.topological_order(out)].count("checkpoint") == 3
+    out.backward(up)
+    mine = [xt.grad] + [p.grad for p in params]
+
+    t_params = [torch.tensor(a, requires_grad=True) for pair in weights for a in pair]
+    t_x = torch.tensor(x, requires_grad=True)
+    f_params = [tf.Variable(a) for pair in weights for a in pair]
+    f_x = tf.constant(x)
+
+    def t_segment(start, stop):
+        def run(h):
+            for k in range(start, stop):
+                h = torch.tanh(torch.nn.functional.linear(h, t_params[2 * k], t_params[2 * k + 1]))
+            return h
+        return run
+
+    def f_segment(start, stop):
+        def run(h):
+            for k in range(start, stop):
+                h = tf.tanh(tf.matmul(h, f_params[2 * k], transpose_b=True) + f_params[2 * k + 1])
+            return h
+        return run
+
+    h = t_x
+    with tf.GradientTape() as tape:
+        tape.watch(f_x)
+        f_h = f_x
+        for k, (start, stop) in enumerate(zip(starts, stops)):
+            last = k == len(starts) - 1
+            h = t_segment(start, stop)(h) if last else torch.utils.checkpoint.checkpoint(
+                t_segment(start, stop), h, use_reentrant=False)
+            f_h = f_segment(start, stop)(f_h) if last else tf.recompute_grad(f_segment(start, stop))(f_h)
+    t_grads = torch.autograd.grad(h, [t_x, *t_params], grad_outputs=torch.tensor(up))
+    f_grads = tape.gradient(f_h, [f_x, *f_params], output_gradients=tf.constant(up))
+    for label, theirs in (("PyTorch", [t.numpy() for t in t_grads]), ("TensorFlow", [t.numpy() for t in f_grads])):
+        for k, (a, b) in enumerate(zip(mine, theirs)):
+            close(a, b, f"{label}, {lengths} segments, gradient {k}")
+
+
+def test_decreasing_segments_keep_less_after_the_forward_pass_and_at_the_peak_of_backward():
+    """The 63 layers of a 32-layer ReLU MLP in 7 segments of decreasing length (16, 13, 11, 10, 6, 5, 2 layers).
+    After the forward pass the tape keeps the inputs of segments 2-6 (segment 1's is x, a leaf; segment 7's, a
+    Linear's output, no op saves: ReLU saves its output), the last segment's one ReLU output and cross-entropy's
+    probabilities: 7 activations. Backward runs segment 1 again last, when everything else is free: its 8 ReLU
+    outputs are the peak. In 8 equal segments both are 11 (10 activations and the probabilities); plain, 32."""
+    g = rng(13)
+    model = nn.MLP([32] * 33, rng=g)
+    x, labels = Tensor(g.standard_normal((16, 32))), g.integers(0, 32, 16)
+    activation, label_bytes = x.data.nbytes, labels.nbytes
+    found = {}
+    for segments, lengths in ((None, None), (8, "equal"), (7, "decreasing")):
+        with am.memory.tape_peak(x, *model.parameters()) as peak:
+            out = am.checkpoint_sequential(model.layers, segments, x, lengths) if segments else model(x)
+            loss = am.losses.cross_entropy(out, labels)
+            kept = saved_bytes(loss)
+            loss.backward()
+        found[lengths] = (kept, peak.bytes, loss.data, [p.grad for p in model.parameters()])
+        model.zero_grad()
+    assert found[None][:2] == (32 * activation + label_bytes,) * 2  # plain: the peak is right after the forward
+    assert found["equal"][:2] == (11 * activation + label_bytes,) * 2
+    assert found["decreasing"][:2] == (7 * activation + label_bytes, 8 * activation)
+    for lengths in ("equal", "decreasing"):
+        np.testing.assert_array_equal(found[lengths][2], found[None][2])
+        for mine, plain in zip(found[lengths][3], found[None][3]):
+            np.testing.assert_array_equal(mine, plain)
+
+
+def test_segment_bounds_give_every_segment_a_layer_and_refuse_unknown_lengths():
+    for layers in range(1, 12):
+        for segments in range(1, layers + 1):
+            for lengths in ("equal", "decreasing"):
+                starts, stops = segment_bounds(layers, segments, lengths)
+                assert starts[0] == 0 and stops[-1] == layers and starts[1:] == stops[:-1]
+                assert all(stop > start for start, stop in zip(starts, stops)), (layers, segments, lengths)
+    with pytest.raises(ValueError, match="lengths must be 'equal' or 'decreasing', got 'random'"):
+        am.checkpoint_sequential([nn.ReLU()], 1, Tensor(np.ones(2)), "random")
+
+
+def test_tape_peak_counts_only_what_graphs_keep_and_refuses_to_nest():
+    w = Tensor(rng(14).standard_normal((4, 4)), requires_grad=True)
+    x = Tensor(rng(15).standard_normal((3, 4)))
+    with am.memory.tape_peak(w, x) as peak:
+        with am.no_grad():
+            (x @ w).relu()  # no graph: nothing kept
+        constant = (x * 2).relu()  # needs no gradient: not part of any graph
+        assert peak.bytes == 0
+        loss = (x @ w).relu().sum()
+        assert peak.bytes == saved_bytes(loss) == x.data.nbytes * 1  # the relu's output; x and w are leaves
+        loss.backward()
+        assert peak.kept() == 0 and constant.shape == (3, 4)
+        with pytest.raises(RuntimeError, match="cannot be nested"):
+            with am.memory.tape_peak():
+                pass
 
 
 def test_checkpoint_of_an_input_needing_no_gradient_still_reaches_the_parameters():
