@@ -114,8 +114,43 @@ def layer_weights(depth, width, g):
     return [(g.standard_normal((width, width)) / np.sqrt(width), g.standard_normal(width) * 0.1) for _ in range(depth)]
 
 
-def test_checkpointed_gradients_equal_torch_utils_checkpoint_and_tf_recompute_grad(oracles, close):
+def framework_gradients(oracles, weights, x, up, segments):
+    """d(up . out)/d(x, parameters) in PyTorch and TensorFlow for tanh layers run in ``segments``, a list of
+    (start, stop): each checkpointed (``torch.utils.checkpoint``, ``tf.recompute_grad``) but the last."""
     torch, tf = oracles.torch, oracles.tf
+    t_params = [torch.tensor(a, requires_grad=True) for pair in weights for a in pair]
+    f_params = [tf.Variable(a) for pair in weights for a in pair]
+    t_x, f_x = torch.tensor(x, requires_grad=True), tf.constant(x)
+
+    def t_segment(start, stop):
+        def run(h):
+            for k in range(start, stop):
+                h = torch.tanh(torch.nn.functional.linear(h, t_params[2 * k], t_params[2 * k + 1]))
+            return h
+        return run
+
+    def f_segment(start, stop):
+        def run(h):
+            for k in range(start, stop):
+                h = tf.tanh(tf.matmul(h, f_params[2 * k], transpose_b=True) + f_params[2 * k + 1])
+            return h
+        return run
+
+    h = t_x
+    with tf.GradientTape() as tape:
+        tape.watch(f_x)
+        f_h = f_x
+        for k, (start, stop) in enumerate(segments):
+            last = k == len(segments) - 1
+            h = t_segment(start, stop)(h) if last else torch.utils.checkpoint.checkpoint(
+                t_segment(start, stop), h, use_reentrant=False)
+            f_h = f_segment(start, stop)(f_h) if last else tf.recompute_grad(f_segment(start, stop))(f_h)
+    t_grads = torch.autograd.grad(h, [t_x, *t_params], grad_outputs=torch.tensor(up))
+    f_grads = tape.gradient(f_h, [f_x, *f_params], output_gradients=tf.constant(up))
+    return {"PyTorch": [t.numpy() for t in t_grads], "TensorFlow": [t.numpy() for t in f_grads]}
+
+
+def test_checkpointed_gradients_equal_torch_utils_checkpoint_and_tf_recompute_grad(oracles, close):
     g = rng(3)
     weights = layer_weights(8, 6, g)
     x, up = g.standard_normal((4, 6)), g.standard_normal((4, 6))
@@ -128,44 +163,9 @@ def test_checkpointed_gradients_equal_torch_utils_checkpoint_and_tf_recompute_gr
     assert [n.op for n in am.topological_order(out)].count("checkpoint") == 3  # the last segment is not checkpointed
     out.backward(up)
     mine = [xt.grad] + [p.grad for p in params]
-
-    t_params = [torch.tensor(a, requires_grad=True) for pair in weights for a in pair]
-    t_x = torch.tensor(x, requires_grad=True)
-
-    def t_segment(start, stop):
-        def run(h):
-            for k in range(start, stop):
-                h = torch.tanh(torch.nn.functional.linear(h, t_params[2 * k], t_params[2 * k + 1]))
-            return h
-        return run
-
-    h = torch.utils.checkpoint.checkpoint(t_segment(0, 2), t_x, use_reentrant=False)
-    for start, stop in ((2, 4), (4, 6)):
-        h = torch.utils.checkpoint.checkpoint(t_segment(start, stop), h, use_reentrant=False)
-    h = t_segment(6, 8)(h)
-    t_grads = torch.autograd.grad(h, [t_x, *t_params], grad_outputs=torch.tensor(up))
-
-    f_params = [tf.Variable(a) for pair in weights for a in pair]
-
-    def f_segment(start, stop):
-        @tf.recompute_grad
-        def run(h):
-            for k in range(start, stop):
-                h = tf.tanh(tf.matmul(h, f_params[2 * k], transpose_b=True) + f_params[2 * k + 1])
-            return h
-        return run
-
-    f_x = tf.constant(x)
-    with tf.GradientTape() as tape:
-        tape.watch(f_x)
-        h = f_x
-        for start, stop in ((0, 2), (2, 4), (4, 6)):
-            h = f_segment(start, stop)(h)
-        for k in range(6, 8):
-            h = tf.tanh(tf.matmul(h, f_params[2 * k], transpose_b=True) + f_params[2 * k + 1])
-    f_grads = tape.gradient(h, [f_x, *f_params], output_gradients=tf.constant(up))
-    for label, theirs in (("PyTorch", [t.numpy() for t in t_grads]), ("TensorFlow", [t.numpy() for t in f_grads])):
-        for k, (a, b) in enumerate(zip(mine, theirs)):
+    theirs = framework_gradients(oracles, weights, x, up, [(0, 2), (2, 4), (4, 6), (6, 8)])
+    for label, grads in theirs.items():
+        for k, (a, b) in enumerate(zip(mine, grads)):
             close(a, b, f"{label}, gradient {k}")
 
 
@@ -189,7 +189,6 @@ def test_checkpoint_sequential_cuts_where_segment_bounds_says_with_gradients_of_
         oracles, close, lengths):
     """10 tanh layers in 4 segments (equal: 2, 3, 3, 2 layers; decreasing: 4, 3, 2, 1); PyTorch and TensorFlow
     checkpoint the same segments, the last not checkpointed."""
-    torch, tf = oracles.torch, oracles.tf
     g = rng(12)
     weights = layer_weights(10, 5, g)
     x, up = g.standard_normal((3, 5)), g.standard_normal((3, 5))
@@ -203,39 +202,8 @@ def test_checkpoint_sequential_cuts_where_segment_bounds_says_with_gradients_of_
     assert [n.op for n in am.topological_order(out)].count("checkpoint") == 3
     out.backward(up)
     mine = [xt.grad] + [p.grad for p in params]
-
-    t_params = [torch.tensor(a, requires_grad=True) for pair in weights for a in pair]
-    t_x = torch.tensor(x, requires_grad=True)
-    f_params = [tf.Variable(a) for pair in weights for a in pair]
-    f_x = tf.constant(x)
-
-    def t_segment(start, stop):
-        def run(h):
-            for k in range(start, stop):
-                h = torch.tanh(torch.nn.functional.linear(h, t_params[2 * k], t_params[2 * k + 1]))
-            return h
-        return run
-
-    def f_segment(start, stop):
-        def run(h):
-            for k in range(start, stop):
-                h = tf.tanh(tf.matmul(h, f_params[2 * k], transpose_b=True) + f_params[2 * k + 1])
-            return h
-        return run
-
-    h = t_x
-    with tf.GradientTape() as tape:
-        tape.watch(f_x)
-        f_h = f_x
-        for k, (start, stop) in enumerate(zip(starts, stops)):
-            last = k == len(starts) - 1
-            h = t_segment(start, stop)(h) if last else torch.utils.checkpoint.checkpoint(
-                t_segment(start, stop), h, use_reentrant=False)
-            f_h = f_segment(start, stop)(f_h) if last else tf.recompute_grad(f_segment(start, stop))(f_h)
-    t_grads = torch.autograd.grad(h, [t_x, *t_params], grad_outputs=torch.tensor(up))
-    f_grads = tape.gradient(f_h, [f_x, *f_params], output_gradients=tf.constant(up))
-    for label, theirs in (("PyTorch", [t.numpy() for t in t_grads]), ("TensorFlow", [t.numpy() for t in f_grads])):
-        for k, (a, b) in enumerate(zip(mine, theirs)):
+    for label, grads in framework_gradients(oracles, weights, x, up, list(zip(starts, stops))).items():
+        for k, (a, b) in enumerate(zip(mine, grads)):
             close(a, b, f"{label}, {lengths} segments, gradient {k}")
 
 
