@@ -1,9 +1,10 @@
 """Efficiency bars (lesson 08): the tape's size over one forward and backward pass of a deep MLP, with and without
 checkpointing, and bars for the memory peak and the compute of each variant; a slider sets the number of segments.
 
-The numbers are measured, not modelled: the MLP is run in autograd_mini and ``memory.saved_bytes`` is read after
-every layer of the forward pass and after every segment of the backward pass; compute is counted in layer forwards
-(a backward counts as two, its two matrix products). Drawn with matplotlib's Agg canvas into an ``ipywidgets.Image``.
+The numbers are measured, not modelled: the MLP is run in autograd_mini, ``memory.saved_bytes`` is read after every
+segment of the forward pass and for each segment's graph as backward rebuilds it, and ``memory.tape_peak`` follows
+the tape through the whole run for the peak; compute is counted in layer forwards (a backward counts as two, its two
+matrix products). Drawn with matplotlib's Agg canvas into an ``ipywidgets.Image``.
 """
 from __future__ import annotations
 
@@ -17,13 +18,14 @@ from matplotlib.figure import Figure
 
 from .. import losses, nn
 from ..checkpointing import checkpoint
-from ..memory import saved_bytes
+from ..memory import saved_bytes, tape_peak
 from ..tensor import Tensor
 
 
 def memory_timeline(depth: int, segments: int, width: int = 32, batch: int = 16) -> dict:
-    """Kept bytes after each forward step and during backward, for ``depth`` tanh layers cut into ``segments``
-    checkpointed segments (0: no checkpointing); also the layer forwards run and the peak."""
+    """The tape's bytes after each segment of the forward pass and of backward, for ``depth`` tanh layers cut into
+    ``segments`` checkpointed segments (0: no checkpointing); the peak through both, measured by ``tape_peak``;
+    and the compute, in layer forwards run plus two per layer for backward."""
     model = nn.MLP([width] * (depth + 1), activation="tanh", rng=np.random.default_rng(0))
     layers = model.layers
     x = Tensor(np.random.default_rng(1).standard_normal((batch, width)))
@@ -36,29 +38,29 @@ def memory_timeline(depth: int, segments: int, width: int = 32, batch: int = 16)
             return layer(v)
         return run
 
-    for start, stop in zip(bounds[:-1], bounds[1:]):
-        def segment(v, part=layers[start:stop]):
-            for layer in part:
-                v = counted(layer)(v)
-            return v
-        h = checkpoint(segment, h) if segments else segment(h)
-        forward.append(saved_bytes(h))
-    loss = losses.cross_entropy(h, np.zeros(batch, dtype=np.int64))
-    kept = saved_bytes(loss)
-    # backward, segment by segment from the end: a checkpointed segment's graph exists only while it runs
-    backward, peak = [], kept
-    for k in range(len(forward) - 1, -1, -1):
-        inside = forward[k] - (forward[k - 1] if k else 0) if not segments else \
-            saved_bytes(_rebuilt(layers[bounds[k]:bounds[k + 1]], x, width, batch))
-        peak = max(peak, kept + (inside if segments else 0))
+    with tape_peak(x, *model.parameters()) as peak:
+        for start, stop in zip(bounds[:-1], bounds[1:]):
+            def segment(v, part=layers[start:stop]):
+                for layer in part:
+                    v = counted(layer)(v)
+                return v
+            h = checkpoint(segment, h) if segments else segment(h)
+            forward.append(saved_bytes(h))
+        loss = losses.cross_entropy(h, np.zeros(batch, dtype=np.int64))
+        forward.append(saved_bytes(loss))
+        loss.backward()  # with checkpointing, runs every segment's forward again
+    # Backward from the end. The loss's backward frees what it saved. A checkpointed segment's graph, rebuilt,
+    # exists while backward runs through it; then its share of the forward pass's tape is freed.
+    backward, kept = [], forward[-2]
+    for k in range(len(bounds) - 2, -1, -1):
+        if segments:
+            backward.append(kept + saved_bytes(_rebuilt(layers[bounds[k]:bounds[k + 1]], batch, width)))
         kept -= forward[k] - (forward[k - 1] if k else 0)
-        backward.append(max(kept, 0))
-    loss.backward()
-    forwards = calls[0]  # the forward pass and, checkpointed, the recomputation inside backward
-    return {"forward": forward, "backward": backward, "peak": peak, "compute": forwards + 2 * depth}
+        backward.append(kept)
+    return {"forward": forward, "backward": backward, "peak": peak.bytes, "compute": calls[0] + 2 * depth}
 
 
-def _rebuilt(part, x, width, batch):
+def _rebuilt(part, batch, width):
     """A segment's graph, as its recomputation builds it inside backward (on an input of the same shape)."""
     v = Tensor(np.ones((batch, width)), requires_grad=True)
     for layer in part:
