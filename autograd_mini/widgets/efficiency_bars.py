@@ -92,8 +92,12 @@ class EfficiencyBars:
         timeline, bars = figure.subplots(1, 2, gridspec_kw={"width_ratios": [2, 1]})
         for label, run in (("no checkpointing", self.plain), (f"{self.segments.value} segments", chosen)):
             values = np.array(run["forward"] + run["backward"]) / 1024
-            timeline.plot(np.linspace(0, 1, len(values)), values, label=label)
-        timeline.set_xlabel("forward  →  backward")
+            # forward on the left half, backward on the right: the two runs turn at the same place
+            steps = np.concatenate([np.linspace(0, 0.5, len(run["forward"])),
+                                    np.linspace(0.5, 1, len(run["backward"]) + 1)[1:]])
+            timeline.plot(steps, values, label=label)
+        timeline.axvline(0.5, color="0.8", linewidth=1)
+        timeline.set_xticks([0.25, 0.75], ["forward", "backward"])
         timeline.set_ylabel("tape (KiB)")
         timeline.legend()
         names = ["plain", f"{self.segments.value} seg."]
