@@ -92,11 +92,11 @@ def checkpoint_sequential(layers, segments: int, x, lengths: str = "equal") -> T
     first, so its activations are needed at once).
 
     ``lengths="equal"`` gives the segments the same number of layers, give or take one (PyTorch gives each
-    ``len(layers) // segments`` and the rest to the last one). With
-    ``lengths="decreasing"`` the k-th of s segments gets a share proportional to s - k + 1: backward runs the
-    segments again from the last to the first, and by the time it reaches an early one the later segments' memory
-    is free, so the early segments can be longer. For the same compute, the tape keeps less, both after the forward
-    pass and at its peak during backward."""
+    ``len(layers) // segments`` and the rest to the last one). With ``lengths="decreasing"`` the k-th of s segments
+    gets a share proportional to s - k + 1: backward runs the segments again from the last to the first, and by the
+    time it reaches an early one the later segments' memory is free, so the early segments can be longer. Either way
+    every segment but the last runs its forward once more; cut in decreasing lengths, the tape keeps less, both
+    after the forward pass and at its peak during backward."""
     if not 1 <= segments <= len(layers):
         raise ValueError(f"checkpoint_sequential: segments must be between 1 and {len(layers)} layers, got {segments}")
     for k, (start, stop) in enumerate(zip(*segment_bounds(len(layers), segments, lengths))):
