@@ -62,7 +62,8 @@ def assert_close(actual, expected, what: str = "value", rtol: float = RTOL, atol
     assert actual.shape == expected.shape, f"{what}: shape {actual.shape}, expected {expected.shape}"
     both_nan = np.isnan(actual) & np.isnan(expected)
     same_inf = np.isinf(expected) & (actual == expected)
-    error = np.abs(actual - expected)
+    with np.errstate(invalid="ignore"):  # inf - inf is NaN: those entries are judged by same_inf
+        error = np.abs(actual - expected)
     bound = rtol * np.abs(expected) + atol
     ok = both_nan | same_inf | (error <= bound)
     if not ok.all():
