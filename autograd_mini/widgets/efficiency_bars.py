@@ -17,7 +17,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from .. import losses, nn
-from ..checkpointing import checkpoint
+from ..checkpointing import checkpoint, segment_bounds
 from ..memory import saved_bytes, tape_peak
 from ..tensor import Tensor
 
@@ -29,7 +29,11 @@ def memory_timeline(depth: int, segments: int, width: int = 32, batch: int = 16)
     model = nn.MLP([width] * (depth + 1), activation="tanh", rng=np.random.default_rng(0))
     layers = model.layers
     x = Tensor(np.random.default_rng(1).standard_normal((batch, width)))
-    bounds = [round(k * len(layers) / segments) for k in range(segments + 1)] if segments else list(range(len(layers) + 1))
+    # checkpointed: every segment, the last too (the widget shows what each recomputation keeps); plain: layer by layer
+    if segments:
+        starts, stops = segment_bounds(len(layers), segments)
+    else:
+        starts, stops = range(len(layers)), range(1, len(layers) + 1)
     forward, h, calls = [], x, [0]
 
     def counted(layer):
@@ -39,7 +43,7 @@ def memory_timeline(depth: int, segments: int, width: int = 32, batch: int = 16)
         return run
 
     with tape_peak(x, *model.parameters()) as peak:
-        for start, stop in zip(bounds[:-1], bounds[1:]):
+        for start, stop in zip(starts, stops):
             def segment(v, part=layers[start:stop]):
                 for layer in part:
                     v = counted(layer)(v)
@@ -52,9 +56,9 @@ def memory_timeline(depth: int, segments: int, width: int = 32, batch: int = 16)
     # Backward from the end. The loss's backward frees what it saved. A checkpointed segment's graph, rebuilt,
     # exists while backward runs through it; then its share of the forward pass's tape is freed.
     backward, kept = [], forward[-2]
-    for k in range(len(bounds) - 2, -1, -1):
+    for k in range(len(starts) - 1, -1, -1):
         if segments:
-            backward.append(kept + saved_bytes(_rebuilt(layers[bounds[k]:bounds[k + 1]], batch, width)))
+            backward.append(kept + saved_bytes(_rebuilt(layers[starts[k]:stops[k]], batch, width)))
         kept -= forward[k] - (forward[k - 1] if k else 0)
         backward.append(kept)
     return {"forward": forward, "backward": backward, "peak": peak.bytes, "compute": calls[0] + 2 * depth}
