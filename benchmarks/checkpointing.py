@@ -3,8 +3,9 @@ backward, plain and checkpointed, in autograd_mini and PyTorch (counted with its
 
 Two ways to cut the 63 layers: 8 segments of equal length, and 7 segments of decreasing length
 (``lengths="decreasing"``). PyTorch runs the same segments, one ``torch.utils.checkpoint.checkpoint`` each (its
-``checkpoint_sequential`` would give the 7 layers left over by 63 // 8 to the last segment, which keeps more). For autograd_mini the tape's peak during
-backward is measured too (``memory.tape_peak``): what a checkpointed segment keeps while backward runs it again.
+``checkpoint_sequential`` would give the 7 layers left over by 63 // 8 to the last segment, which keeps more).
+For autograd_mini the tape's peak during backward is measured too (``memory.tape_peak``): what a checkpointed
+segment keeps while backward runs it again.
 
 Run by ``python -m benchmarks.train_step`` (which pins the threads first); ``measure()`` returns the numbers.
 """
