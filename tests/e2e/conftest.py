@@ -149,15 +149,12 @@ def new_page(browser, request, artifacts):
 
     servers = []
 
-    def make(server: LabServer, path: str | None = None, wait_for: str | None = "#jp-main-dock-panel",
-             notebook: str | None = None):
+    def make(server: LabServer, notebook: str | None = None, wait_for: str | None = "#jp-main-dock-panel"):
         servers.append(server)
-        # A workspace of its own: nothing an earlier test opened is restored. The default workspace would
+        # Always a workspace of its own: nothing an earlier test opened is restored. The default workspace would
         # reopen every notebook earlier tests opened, each starting a kernel (seven at once by the last test).
         workspace = f"lab/workspaces/e2e-{secrets.token_hex(4)}"
-        if notebook is not None:
-            path = f"{workspace}/tree/{notebook}"
-        path = path or workspace
+        path = f"{workspace}/tree/{notebook}" if notebook is not None else workspace
         context = browser.new_context(viewport=VIEWPORT)
         contexts.append(context)
         page = context.new_page()
